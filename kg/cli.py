@@ -1,0 +1,76 @@
+"""The `kg` command. Thin: parse options, call the library, turn KgError into a message and an exit code.
+
+Exit codes: 0 built (warnings allowed); 1 built, but with problems and --strict was given;
+2 bad usage or a bad query; 3 nothing could be built (missing or empty vault, bad dictionary);
+4 outputs could not be written; 5 a triple store refused or could not be reached;
+6 the output does not conform to the SHACL shapes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from kg import __version__
+from kg.errors import DictionaryError, ExportError, KgError, PushError, QueryError, ValidationError, VaultError
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_NOTHING_BUILT, EXIT_WRITE, EXIT_PUSH, EXIT_INVALID = 0, 1, 2, 3, 4, 5, 6
+
+_EXIT_BY_ERROR = [
+    (VaultError, EXIT_NOTHING_BUILT),
+    (DictionaryError, EXIT_NOTHING_BUILT),
+    (ExportError, EXIT_WRITE),
+    (QueryError, EXIT_USAGE),
+    (PushError, EXIT_PUSH),
+    (ValidationError, EXIT_INVALID),
+]
+
+
+def fail(error: KgError) -> None:
+    code = next((c for cls, c in _EXIT_BY_ERROR if isinstance(error, cls)), EXIT_NOTHING_BUILT)
+    click.echo(f"kg: error: {error}", err=True)
+    if error.hint:
+        click.echo(f"kg: hint: {error.hint}", err=True)
+    sys.exit(code)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="kg")
+def cli() -> None:
+    """Turn a vault of Markdown articles into a knowledge graph."""
+
+
+@cli.command()
+@click.argument("vault", default="seeds", type=click.Path(path_type=Path))
+@click.option("-o", "--out", default="output", type=click.Path(path_type=Path), show_default=True, help="Output folder.")
+@click.option("--dictionary", "dictionaries", multiple=True, type=click.Path(path_type=Path), help="Extra entity dictionary (YAML); repeatable.")
+@click.option("--strict", is_flag=True, help="Exit 1 when any note had a problem.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def build(vault: Path, out: Path, dictionaries: tuple[Path, ...], strict: bool, quiet: bool) -> None:
+    """Read VAULT (default: seeds) and write graph.ttl, graph.html, graph.json, graph.graphml, report.json to OUT."""
+    from kg.build import build_vault
+    from kg.progress import progress_bar
+
+    try:
+        with progress_bar(enabled=not quiet) as progress:
+            result = build_vault(vault, out, dictionaries=dictionaries, progress=progress)
+    except KgError as error:
+        fail(error)
+        return
+    for problem in result.problems:
+        if problem.level != "info" or not quiet:
+            click.echo(problem.line(), err=True)
+    if not quiet:
+        s = result.summary()
+        click.echo(
+            f"{s['notes']} notes read: {s['articles']} articles, {s['topics']} topics, {s['entities']} entities, "
+            f"{s['edges']} edges, {s['warnings']} warnings, {s['seconds']} s -> {out}"
+        )
+    if strict and any(p.level != "info" for p in result.problems):
+        sys.exit(EXIT_PROBLEMS)
+
+
+def main() -> None:
+    cli(prog_name="kg")

@@ -1,0 +1,192 @@
+"""graph: notes and resolved entities become one typed, weighted nx.MultiDiGraph.
+
+Node ids are strings `<kind>:<key>`; each node has `kind` and `label`. Edges are keyed by their
+relation (see RELATIONS), so two different relations between the same nodes both survive.
+Every attribute is a str, int, float, bool or a list of those; exporters flatten lists.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from urllib.parse import urlsplit
+
+import networkx as nx
+
+from kg.dictionary import Dictionary
+from kg.links import parse_links
+from kg.model import ARTICLE, ORGANIZATION, PERSON, SOURCE, TOPIC, Extraction, Note
+from kg.read import LinkIndex
+from kg.resolve import entity_id, resolve
+
+# Edge relations: name -> (from kind(s), to kind(s)) as documentation; the exporters map them.
+RELATIONS = {
+    "about": "article -> topic (a wiki-link from the article)",
+    "author": "article -> person or organization (frontmatter author)",
+    "source": "article -> source (frontmatter 来源: platform or site)",
+    "mentions": "article -> product, organization or person named in the text; count, evidence",
+    "made_by": "product -> organization",
+    "version_of": "product -> product family",
+    "related": "topic -> topic (a wiki-link between topic notes)",
+    "broader": "topic -> broader topic (frontmatter broader/parent)",
+    "links_to": "note -> article (a wiki-link to an article)",
+    "co_mention": "entity -> entity named in the same articles; weight = number of articles",
+}
+
+# How many evidence sentences each (article, entity) pair keeps.
+EVIDENCE_PER_PAIR = 3
+
+
+def article_id(path: str) -> str:
+    return f"{ARTICLE}:{path}"
+
+
+def topic_id(key: str) -> str:
+    return f"{TOPIC}:{key}"
+
+
+def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionary: Dictionary) -> nx.MultiDiGraph:
+    """The knowledge graph of a vault. Deterministic: nodes and edges are added in sorted order."""
+    notes = sorted(notes, key=lambda n: n.path)
+    resolution = resolve(notes, extractions, dictionary)
+    graph = nx.MultiDiGraph()
+    index = LinkIndex(notes)
+    by_path = {note.path: note for note in notes}
+
+    # Entities first, so topic notes that are entities land on the entity's node.
+    note_node: dict[str, str] = {}
+    for eid in sorted(resolution.entities):
+        entity = resolution.entities[eid]
+        attrs = {
+            "kind": entity.kind,
+            "label": entity.name,
+            "aliases": sorted(entity.aliases - {entity.name}),
+        }
+        if entity.note:
+            attrs["note"] = entity.note
+            note_node[entity.note] = eid
+        graph.add_node(eid, **attrs)
+    for note in notes:
+        if note.kind == ARTICLE:
+            graph.add_node(article_id(note.path), **_article_attrs(note))
+            note_node[note.path] = article_id(note.path)
+        elif note.path not in note_node:
+            graph.add_node(topic_id(note.path), kind=TOPIC, label=note.title, note=note.path, aliases=sorted(set(note.aliases)))
+            note_node[note.path] = topic_id(note.path)
+    for eid, entity in sorted(resolution.entities.items()):
+        for maker in sorted(entity.makers):
+            graph.add_edge(eid, entity_id(ORGANIZATION, maker), key="made_by")
+        if entity.family:
+            graph.add_edge(eid, entity_id(entity.kind, entity.family), key="version_of")
+
+    def link_target(link) -> str:
+        path = index.resolve(link)
+        if path is not None:
+            return note_node[path]
+        node = topic_id(link.name)
+        if node not in graph:
+            graph.add_node(node, kind=TOPIC, label=link.name, aliases=[])
+        return node
+
+    for note in notes:
+        here = note_node[note.path]
+        for link in sorted({link.target: link for link in note.links if not link.is_attachment}.values(), key=lambda l: l.target):
+            there = link_target(link)
+            if there == here:
+                continue
+            there_kind = graph.nodes[there]["kind"]
+            if there_kind == ARTICLE:
+                relation = "links_to"
+            elif note.kind == ARTICLE:
+                relation = "about"
+            else:
+                relation = "related"
+            _bump(graph, here, there, relation)
+        for parent in note.broader:
+            link = parse_links(f"[[{parent}]]")
+            if link:
+                _bump(graph, here, link_target(link[0]), "broader")
+        if note.kind == ARTICLE:
+            for author in note.authors:
+                graph.add_edge(here, _author_node(graph, author, dictionary), key="author")
+            if note.source:
+                graph.add_edge(here, _source_node(graph, note.source), key="source")
+
+    # Mentions with evidence, then co-mentions weighted by the number of articles.
+    per_article: dict[str, list[str]] = {}
+    for (path, eid), mentions in sorted(resolution.mentions.items()):
+        if by_path[path].kind != ARTICLE:
+            continue
+        evidence = []
+        seen = set()
+        for mention in mentions:
+            if mention.sentence in seen:
+                continue
+            seen.add(mention.sentence)
+            evidence.append({"sentence": mention.sentence, "start": mention.start, "end": mention.end})
+            if len(evidence) == EVIDENCE_PER_PAIR:
+                break
+        graph.add_edge(article_id(path), eid, key="mentions", count=len(mentions), evidence=evidence)
+        per_article.setdefault(path, []).append(eid)
+    co: Counter[tuple[str, str]] = Counter()
+    for eids in per_article.values():
+        co.update(itertools.combinations(sorted(set(eids)), 2))
+    for (a, b), weight in sorted(co.items()):
+        graph.add_edge(a, b, key="co_mention", weight=weight)
+
+    # How many articles reach each node (sizes in the view, filters, ranking).
+    for node, data in graph.nodes(data=True):
+        if data["kind"] == ARTICLE:
+            continue
+        data["articles"] = len({u for u, _, k in graph.in_edges(node, keys=True) if k in ("mentions", "about", "author", "source") and graph.nodes[u]["kind"] == ARTICLE})
+    return graph
+
+
+def _bump(graph: nx.MultiDiGraph, u: str, v: str, relation: str) -> None:
+    if graph.has_edge(u, v, key=relation):
+        graph.edges[u, v, relation]["count"] += 1
+    else:
+        graph.add_edge(u, v, key=relation, count=1)
+
+
+def _article_attrs(note: Note) -> dict:
+    attrs = {
+        "kind": ARTICLE,
+        "label": note.title,
+        "path": note.path,
+        "authors": list(note.authors),
+        "tags": list(note.tags),
+        "aliases": list(note.aliases),
+    }
+    for name in ("date", "updated", "url", "source"):
+        value = getattr(note, name)
+        if value:
+            attrs[name] = value
+    return attrs
+
+
+def _author_node(graph: nx.MultiDiGraph, author: str, dictionary: Dictionary) -> str:
+    entry = dictionary.lookup(ORGANIZATION, author)
+    kind = ORGANIZATION if entry is not None and dictionary.lookup(PERSON, author) is None else PERSON
+    entry = dictionary.lookup(kind, author)
+    name = entry.name if entry is not None else author
+    node = entity_id(kind, name)
+    if node not in graph:
+        graph.add_node(node, kind=kind, label=name, aliases=[])
+    return node
+
+
+def source_name(source: str) -> str:
+    """A source's display name: the platform name as written, or a URL's host."""
+    if "://" in source:
+        host = urlsplit(source).hostname or source
+        return host.removeprefix("www.")
+    return source
+
+
+def _source_node(graph: nx.MultiDiGraph, source: str) -> str:
+    name = source_name(source)
+    node = f"{SOURCE}:{name}"
+    if node not in graph:
+        graph.add_node(node, kind=SOURCE, label=name, aliases=[])
+    return node

@@ -1,0 +1,128 @@
+"""resolve: merge mentions into entities. The one place that knows what "the same entity" means.
+
+Two spellings are one entity when they share a `name_key` (case, width, separators folded) or
+when the dictionary lists them as aliases of one entry. A topic note whose title or alias names
+an entity is that entity. Canonical names come from the dictionary, else from the most frequent
+spelling; nothing depends on the order notes were read in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from kg.dictionary import Dictionary, Entry
+from kg.model import ENTITY_KINDS, ORGANIZATION, PRODUCT, TOPIC, Entity, Extraction, Mention, Note
+from kg.normalize import name_key
+
+
+def entity_id(kind: str, key: str) -> str:
+    """Graph node id of an entity."""
+    return f"{kind}:{key}"
+
+
+@dataclass
+class Resolution:
+    """Entities by node id, and the mentions of each (article path, entity id) pair."""
+
+    entities: dict[str, Entity] = field(default_factory=dict)
+    mentions: dict[tuple[str, str], list[Mention]] = field(default_factory=dict)
+
+
+def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: Dictionary) -> Resolution:
+    result = Resolution()
+    # Canonical spelling of each discovered (non-dictionary) name: most frequent, then smallest.
+    spelling_counts: dict[tuple[str, str], Counter[str]] = {}
+    for path in sorted(extractions):
+        for mention in extractions[path].mentions:
+            if not _entry_for(mention, dictionary):
+                spelling_counts.setdefault((mention.kind, name_key(mention.surface)), Counter())[mention.surface] += 1
+    canonical = {key: min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] for key, counts in spelling_counts.items()}
+
+    def entity_for_entry(entry: Entry) -> Entity:
+        eid = entity_id(entry.kind, entry.name)
+        entity = result.entities.get(eid)
+        if entity is None:
+            entity = result.entities[eid] = Entity(key=entry.name, kind=entry.kind, name=entry.name, aliases=set(entry.aliases))
+            entity.makers.update(entry.makers)
+            entity.family = entry.family
+        return entity
+
+    for path in sorted(extractions):
+        for mention in extractions[path].mentions:
+            entry = _entry_for(mention, dictionary)
+            if entry is not None:
+                entity = entity_for_entry(entry)
+            else:
+                name = canonical[(mention.kind, name_key(mention.surface))]
+                eid = entity_id(mention.kind, name)
+                entity = result.entities.setdefault(eid, Entity(key=name, kind=mention.kind, name=name))
+            if mention.surface != entity.name:
+                entity.aliases.add(mention.surface)
+            result.mentions.setdefault((path, entity_id(entity.kind, entity.key)), []).append(mention)
+
+    # Makers and families named by the dictionary become entities too, so their edges have ends.
+    for entity in list(result.entities.values()):
+        for maker in sorted(entity.makers):
+            entry = dictionary.lookup(ORGANIZATION, maker)
+            if entry is not None:
+                entity_for_entry(entry)
+            else:
+                result.entities.setdefault(entity_id(ORGANIZATION, maker), Entity(key=maker, kind=ORGANIZATION, name=maker))
+        if entity.family:
+            entry = dictionary.lookup(PRODUCT, entity.family)
+            if entry is not None:
+                entity_for_entry(entry)
+            else:
+                result.entities.setdefault(entity_id(PRODUCT, entity.family), Entity(key=entity.family, kind=PRODUCT, name=entity.family))
+
+    # Relations found in text (e.g. `OpenAI 的 Sora`) add makers and families.
+    for path in sorted(extractions):
+        for relation in extractions[path].relations:
+            product = _find(result, PRODUCT, relation.subject, dictionary)
+            if product is None:
+                continue
+            if relation.predicate == "made_by":
+                maker = _find(result, ORGANIZATION, relation.object, dictionary)
+                if maker is not None:
+                    product.makers.add(maker.key)
+            elif relation.predicate == "version_of" and product.family is None:
+                family = _find(result, PRODUCT, relation.object, dictionary)
+                if family is not None and family is not product:
+                    product.family = family.key
+
+    # Topic notes that name an entity are that entity.
+    for note in notes:
+        if note.kind != TOPIC:
+            continue
+        for kind in ENTITY_KINDS:
+            entity = None
+            for name in (note.title, note.stem, *note.aliases):
+                entry = dictionary.lookup(kind, name)
+                entity = entity_for_entry(entry) if entry is not None else _find(result, kind, name, dictionary)
+                if entity is not None:
+                    break
+            if entity is not None and entity.note is None:
+                entity.note = note.path
+                break
+    return result
+
+
+def _entry_for(mention: Mention, dictionary: Dictionary) -> Entry | None:
+    if mention.key:
+        entry = dictionary.lookup(mention.kind, mention.key)
+        if entry is not None:
+            return entry
+    return dictionary.lookup(mention.kind, mention.surface)
+
+
+def _find(result: Resolution, kind: str, name: str, dictionary: Dictionary) -> Entity | None:
+    """The entity of `kind` called `name` (by dictionary or by key), if the vault has it."""
+    entry = dictionary.lookup(kind, name)
+    if entry is not None:
+        return result.entities.get(entity_id(kind, entry.name))
+    key = name_key(name)
+    for entity in result.entities.values():
+        if entity.kind == kind and (name_key(entity.name) == key or key in {name_key(a) for a in entity.aliases}):
+            return entity
+    return None

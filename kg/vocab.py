@@ -1,0 +1,50 @@
+"""The RDF vocabulary of kg and the one function that mints every IRI.
+
+Terms: schema.org (`https://schema.org/`), SKOS, and kg's own terms under KG (defined in
+kg/data/ontology.ttl). Resource IRIs live under a base (default DEFAULT_BASE) and are minted
+from what identifies a thing in the vault: a note's vault-relative path, an entity's kind and
+canonical name. Never from absolute paths or build order.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from rdflib import Namespace, URIRef
+from rdflib.namespace import RDF, RDFS, SKOS, XSD
+
+SCHEMA = Namespace("https://schema.org/")
+KG = Namespace("https://w3id.org/kg-vault/vocab#")
+DEFAULT_BASE = "https://w3id.org/kg-vault/id/"
+
+PREFIXES = {"schema": SCHEMA, "skos": SKOS, "kg": KG, "xsd": XSD, "rdf": RDF, "rdfs": RDFS}
+
+# Characters kept as they are in an IRI segment; everything else is percent-encoded (UTF-8).
+_SAFE_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def encode_segment(text: str) -> str:
+    """`text` as one IRI path segment: letters and digits of any script kept, the rest %-encoded.
+
+    Slashes are encoded too, so `../` in a title cannot climb out of its segment, and the result
+    is the same on every machine (NFC first).
+    """
+    out = []
+    for char in unicodedata.normalize("NFC", text):
+        if char in _SAFE_ASCII or (ord(char) >= 0xA0 and _is_iri_letter(char)):
+            out.append(char)
+        else:
+            out.append("".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass")))
+    return "".join(out) or "_"
+
+
+def _is_iri_letter(char: str) -> bool:
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF or 0xE000 <= code <= 0xF8FF or 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE:
+        return False
+    return unicodedata.category(char)[0] in "LN"
+
+
+def mint(base: str, kind: str, *keys: str) -> URIRef:
+    """The IRI of a thing of `kind` identified by `keys` (e.g. a vault path, or a canonical name)."""
+    return URIRef(base + kind + "/" + "/".join(encode_segment(k) for k in keys))

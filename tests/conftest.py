@@ -1,0 +1,65 @@
+"""Shared fixtures: the project's own seed vault, the sample corpus beside the project, built outputs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILE = SEEDS / "000_cfc63594b14dff59.txt"
+CORPUS = Path(os.environ.get("KG_CORPUS", ROOT.parent / "shared" / "corpus"))
+
+
+def need_corpus() -> Path:
+    """The sample vault; skipped where it is absent (a user's clone), a failure under CI."""
+    if CORPUS.is_dir():
+        return CORPUS
+    if os.environ.get("CI"):
+        pytest.fail(f"the sample corpus is missing at {CORPUS} and CI is set")
+    pytest.skip(f"the sample corpus is not beside this clone ({CORPUS})")
+
+
+def need_tool(name: str) -> str:
+    """A system tool the test needs; under CI its absence is a failure, not a skip."""
+    path = shutil.which(name)
+    if path:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is not installed and CI is set (scripts/test.sh installs it)")
+    pytest.skip(f"{name} is not installed; run scripts/test.sh to install it")
+
+
+def run_kg(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess."""
+    proc = subprocess.run([sys.executable, "-m", "kg", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kg {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    return need_corpus()
+
+
+@pytest.fixture(scope="session")
+def seed_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed vault built once by the real CLI."""
+    out = tmp_path_factory.mktemp("seed-out")
+    run_kg("build", str(SEEDS), "-o", str(out), "-q", check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def corpus_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus built once by the real CLI."""
+    vault = need_corpus()
+    out = tmp_path_factory.mktemp("corpus-out")
+    run_kg("build", str(vault), "-o", str(out), "-q", check=True)
+    return out

@@ -1,0 +1,63 @@
+"""The Turtle is accepted by three independent parsers and says what the seed says."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pyoxigraph
+import rdflib
+from conftest import need_tool
+
+SCHEMA = "https://schema.org/"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+
+
+def rapper_count(path) -> int:
+    rapper = need_tool("rapper")
+    proc = subprocess.run([rapper, "-i", "turtle", "-c", str(path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Error" not in proc.stderr, proc.stderr
+    return int(proc.stderr.split("returned")[1].split("triples")[0])
+
+
+def oxigraph_store(path) -> pyoxigraph.Store:
+    store = pyoxigraph.Store()
+    store.bulk_load(path=str(path), format=pyoxigraph.RdfFormat.TURTLE)
+    return store
+
+
+def test_three_parsers_agree_on_the_seed(seed_out):
+    ttl = seed_out / "graph.ttl"
+    by_rdflib = len(rdflib.Graph().parse(ttl, format="turtle"))
+    by_oxigraph = len(oxigraph_store(ttl))
+    assert by_rdflib == by_oxigraph == rapper_count(ttl) > 20
+
+
+def test_seed_article_triples(seed_out):
+    store = oxigraph_store(seed_out / "graph.ttl")
+    rows = list(store.query(f"""
+        PREFIX schema: <{SCHEMA}> PREFIX skos: <{SKOS}>
+        SELECT ?name ?date ?url ?author ?source WHERE {{
+          ?a a schema:Article ; schema:name ?name ; schema:datePublished ?date ; schema:url ?url ;
+             schema:author/schema:name ?author ; <https://w3id.org/kg-vault/vocab#source>/schema:name ?source .
+        }}"""))
+    assert len(rows) == 1
+    name, date, url, author, source = rows[0]
+    assert name.value.startswith("GPT-4o多模态生图正式上线") and name.language == "zh"
+    assert date.value == "2025-03-26" and date.datatype.value.endswith("#date")
+    assert url.value.startswith("https://mp.weixin.qq.com/")
+    assert author.value == "数字生命卡兹克" and source.value == "微信公众号"
+    topics = {row[0].value for row in store.query(f"""
+        PREFIX schema: <{SCHEMA}> PREFIX skos: <{SKOS}>
+        SELECT ?label WHERE {{ ?a schema:about ?t . ?t a skos:Concept ; skos:prefLabel ?label }}""")}
+    assert topics == {"数字生命卡兹克", "AI", "llm"}
+
+
+def test_every_article_has_exactly_one_name(corpus_out):
+    store = oxigraph_store(corpus_out / "graph.ttl")
+    bad = list(store.query(f"""
+        PREFIX schema: <{SCHEMA}>
+        SELECT ?a (COUNT(?n) AS ?c) WHERE {{ ?a a schema:Article . OPTIONAL {{ ?a schema:name ?n }} }}
+        GROUP BY ?a HAVING (COUNT(?n) != 1)"""))
+    assert bad == []
+    rapper_count(corpus_out / "graph.ttl")
