@@ -17,12 +17,13 @@ from pathlib import Path
 
 import networkx as nx
 
+from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache
 from kg.dictionary import load_dictionary
 from kg.errors import ExportError, VaultError
 from kg.export import render_all
-from kg.extract import build_matcher, extract
 from kg.graph import build_graph
-from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Extraction, Note, Problem
+from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Note, Problem
+from kg.parallel import extract_all
 from kg.read import read_vault
 
 Progress = Callable[[int, int], None]
@@ -37,6 +38,7 @@ class BuildResult:
     problems: list[Problem] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    cache: CacheStats | None = None  # how the extraction cache served this build (None: no cache)
 
     def summary(self) -> dict[str, int | float]:
         kinds = [data["kind"] for _, data in self.graph.nodes(data=True)]
@@ -58,8 +60,17 @@ def build_vault(
     dictionaries: tuple[Path, ...] = (),
     progress: Progress | None = None,
     options: dict | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    cache: bool = True,
+    cache_dir: Path | None = None,
 ) -> BuildResult:
-    """Build every output of `vault` into `out`; raise VaultError when nothing can be built."""
+    """Build every output of `vault` into `out`; raise VaultError when nothing can be built.
+
+    Extraction runs in `jobs` processes (default: every core) or on the Dask `scheduler`; with
+    `cache`, each note's extraction is kept in `cache_dir` (default OUT/.kg-cache) and reused while
+    the note, kg and the dictionary are unchanged. None of these change the outputs.
+    """
     started = time.perf_counter()
     vault = Path(vault)
     notes, problems = read_vault(vault)
@@ -67,14 +78,10 @@ def build_vault(
         detail = f" ({len(problems)} file(s) could not be read)" if problems else ""
         raise VaultError(f"{vault}: no notes (.md, .markdown or .txt files) found{detail}")
     dictionary = load_dictionary(tuple(dictionaries))
-    matcher = build_matcher(dictionary)
-    extractions: dict[str, Extraction] = {}
-    for done, note in enumerate(notes, 1):
-        extractions[note.path] = extract(note, matcher)
-        if progress is not None:
-            progress(done, len(notes))
+    store = ExtractionCache(Path(cache_dir or Path(out) / CACHE_FOLDER), dictionary_digest=dictionary.digest) if cache else None
+    extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, cache=store, progress=progress)
     graph = build_graph(notes, extractions, dictionary)
-    result = BuildResult(notes=notes, graph=graph, problems=problems)
+    result = BuildResult(notes=notes, graph=graph, problems=problems, cache=store.stats if store else None)
     contents = render_all(graph, **(options or {}))
     contents["report.json"] = report_json(problems)
     result.files = write_atomically(Path(out), contents)

@@ -48,17 +48,29 @@ def cli() -> None:
 @click.option("--dictionary", "dictionaries", multiple=True, type=click.Path(path_type=Path), help="Extra entity dictionary (YAML); repeatable.")
 @click.option("--strict", is_flag=True, help="Exit 1 when any note had a problem.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def build(vault: Path, out: Path, dictionaries: tuple[Path, ...], strict: bool, quiet: bool) -> None:
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Extraction processes  [default: every core]")
+@click.option("--scheduler", metavar="ADDRESS", default=None, help="Extract on this Dask scheduler (tcp://host:8786) instead.")
+@click.option("--no-cache", is_flag=True, help="Extract every note again; do not read or write OUT/.kg-cache.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Keep the extraction cache here  [default: OUT/.kg-cache]")
+def build(
+    vault: Path, out: Path, dictionaries: tuple[Path, ...], strict: bool, quiet: bool,
+    jobs: int | None, scheduler: str | None, no_cache: bool, cache_dir: Path | None,
+) -> None:
     """Read VAULT (default: seeds) and write graph.ttl, graph.html, graph.json, graph.graphml, report.json to OUT."""
     from kg.build import build_vault
     from kg.progress import progress_bar
 
     try:
         with progress_bar(enabled=not quiet) as progress:
-            result = build_vault(vault, out, dictionaries=dictionaries, progress=progress)
+            result = build_vault(
+                vault, out, dictionaries=dictionaries, progress=progress,
+                jobs=jobs, scheduler=scheduler, cache=not no_cache, cache_dir=cache_dir,
+            )
     except KgError as error:
         fail(error)
         return
+    for notice in result.cache.notices if result.cache else ():
+        click.echo(f"kg: cache: {notice}", err=True)
     for problem in result.problems:
         if problem.level != "info" or not quiet:
             click.echo(problem.line(), err=True)

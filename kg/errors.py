@@ -31,3 +31,7 @@ class PushError(KgError):
 
 class ValidationError(KgError):
     """The output does not conform to the shipped SHACL shapes."""
+
+
+class ExtractionError(KgError):
+    """Extraction could not run: worker processes died, or a Dask scheduler failed or could not be reached."""

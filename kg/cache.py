@@ -1,0 +1,142 @@
+"""The extraction cache: each note's Extraction kept on disk, so a rebuild re-extracts only what changed.
+
+One SQLite file (OUT/.kg-cache/extractions.sqlite by default), one row per note path:
+(path, key, pickled Extraction). The key is a sha256 over everything an extraction can depend on:
+the note as read (path, metadata, body, links), the kg version and a fingerprint of kg's own source
+and data files, and the dictionary's digest. A row is used only when its key matches exactly, so the
+cache can make a build faster but never different.
+
+The cache is disposable. An unreadable or corrupt file is discarded and rebuilt, and a row that
+cannot be unpickled is recomputed; either way the build goes on and its outputs are unchanged.
+Rows of notes no longer in the vault are pruned on every build. Writes are SQLite transactions:
+an interrupted build leaves the previous rows intact.
+
+The cache holds pickles: it is as trusted as the output folder it lives in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import kg
+from kg.model import Extraction, Note
+
+CACHE_FOLDER = ".kg-cache"
+CACHE_FILE = "extractions.sqlite"
+_SCHEMA = "CREATE TABLE IF NOT EXISTS extraction (path TEXT PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL)"
+
+
+@dataclass
+class CacheStats:
+    """How the cache served one build; `notices` explain anything that was discarded."""
+
+    hits: int = 0
+    misses: int = 0
+    pruned: int = 0
+    notices: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """kg's version and a digest of its source and data files, so any change to the code invalidates rows."""
+    root = Path(kg.__file__).resolve().parent
+    digest = hashlib.sha256(kg.__version__.encode())
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def note_key(note: Note, dictionary_digest: str) -> str:
+    """The cache key of one note: its full content as read, kg's code, the dictionary."""
+    digest = hashlib.sha256()
+    digest.update(code_fingerprint().encode() + b"\0" + dictionary_digest.encode() + b"\0")
+    # repr of a frozen dataclass of str/tuple fields is deterministic and covers every field.
+    digest.update(repr(note).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+class ExtractionCache:
+    """Per-note extractions in one SQLite file under `folder`, valid for one dictionary digest."""
+
+    def __init__(self, folder: Path, *, dictionary_digest: str) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / CACHE_FILE
+        self.dictionary_digest = dictionary_digest
+        self.stats = CacheStats()
+
+    def key(self, note: Note) -> str:
+        return note_key(note, self.dictionary_digest)
+
+    def load(self, notes: Iterable[Note]) -> tuple[dict[str, Extraction], dict[str, str]]:
+        """(hits by path, keys of every note by path). Any trouble reading means fewer hits, never an error."""
+        keys = {note.path: self.key(note) for note in notes}
+        rows = self._read_rows()
+        hits: dict[str, Extraction] = {}
+        for path, key, value in rows:
+            if keys.get(path) != key:
+                continue
+            try:
+                extraction = pickle.loads(value)
+            except Exception as exc:  # noqa: BLE001 - any unpickling failure means "recompute this note"
+                self.stats.notices.append(f"{self.path}: the entry for {path} is unreadable ({type(exc).__name__}); re-extracted it")
+                continue
+            if isinstance(extraction, Extraction):
+                hits[path] = extraction
+        self.stats.hits = len(hits)
+        self.stats.misses = len(keys) - len(hits)
+        return hits, keys
+
+    def save(self, fresh: Mapping[str, tuple[str, Extraction]], *, keep: Iterable[str]) -> None:
+        """Store `fresh` (path -> (key, extraction)) and delete rows of paths not in `keep`, in one transaction."""
+        keep = set(keep)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with self._transaction() as db:
+                stored = [row[0] for row in db.execute("SELECT path FROM extraction")]
+                gone = [(path,) for path in stored if path not in keep]
+                db.executemany("DELETE FROM extraction WHERE path = ?", gone)
+                db.executemany(
+                    "INSERT OR REPLACE INTO extraction (path, key, value) VALUES (?, ?, ?)",
+                    [(path, key, pickle.dumps(extraction, protocol=pickle.HIGHEST_PROTOCOL)) for path, (key, extraction) in sorted(fresh.items())],
+                )
+            self.stats.pruned = len(gone)
+        except (OSError, sqlite3.Error) as exc:
+            self.stats.notices.append(f"{self.path}: cannot be updated ({exc}); the next build extracts those notes again")
+
+    def _read_rows(self) -> list[tuple[str, str, bytes]]:
+        if not self.path.exists():
+            return []
+        try:
+            with self._transaction() as db:
+                return list(db.execute("SELECT path, key, value FROM extraction"))
+        except sqlite3.OperationalError as exc:  # locked or unreadable for now: leave it for the next build
+            self.stats.notices.append(f"{self.path}: cannot be read ({exc}); extracted every note")
+            return []
+        except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+            self.stats.notices.append(f"{self.path}: damaged ({exc}); discarded it and extracted every note")
+            self._discard()
+            return []
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection whose work commits on success, rolls back on error, and is always closed."""
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            with db:
+                db.execute(_SCHEMA)
+                yield db
+        finally:
+            db.close()
+
+    def _discard(self) -> None:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)

@@ -1,0 +1,149 @@
+"""Extraction over a whole vault: in this process, in a pool of worker processes, or on a Dask cluster.
+
+Extraction is a pure function of one note and the dictionary, so it can run anywhere and in any
+order; results are merged by note path, so every back-end gives the same dict, whatever the number
+of workers. A Matcher (with its own jieba.Tokenizer) may not pickle, so it never travels: each
+worker builds one from the Dictionary, once, and keeps it for every note it is given.
+
+`extract_all` is the one entry point; `build_vault` calls it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from kg.cache import ExtractionCache
+from kg.dictionary import Dictionary
+from kg.errors import ExtractionError
+from kg.extract import Matcher, build_matcher, extract
+from kg.model import Extraction, Note
+
+Progress = Callable[[int, int], None]
+
+# Below this many notes to extract, starting worker processes costs more than it saves.
+MIN_NOTES_FOR_POOL = 48
+# Notes per task: small enough to spread the work evenly and move the progress bar, big enough to amortise a round trip.
+MAX_CHUNK = 64
+
+
+def default_jobs() -> int:
+    """Every core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def extract_all(
+    notes: Sequence[Note],
+    dictionary: Dictionary,
+    *,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    cache: ExtractionCache | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Extraction]:
+    """path -> Extraction for every note: from `cache` where valid, else extracted and stored back.
+
+    `scheduler` (a Dask scheduler address) sends the work to that cluster; otherwise `jobs` worker
+    processes (default: every core) share it, or this process does it alone when jobs is 1 or
+    there are only a few notes to extract.
+    """
+    total = len(notes)
+    done: dict[str, Extraction] = {}
+    keys: dict[str, str] = {}
+    if cache is not None:
+        done, keys = cache.load(notes)
+    pending = [note for note in notes if note.path not in done]
+    report = _Counter(progress, total, start=len(done))
+    if pending:
+        if scheduler:
+            from kg.cluster import extract_on_cluster
+
+            fresh = extract_on_cluster(pending, dictionary, address=scheduler, chunk=_chunk_size(len(pending), 8), progress=report)
+        else:
+            jobs = jobs or default_jobs()
+            if jobs > 1 and len(pending) >= MIN_NOTES_FOR_POOL:
+                fresh = _extract_in_pool(pending, dictionary, jobs=jobs, progress=report)
+            else:
+                fresh = _extract_here(pending, dictionary, progress=report)
+        done.update(fresh)
+    else:
+        report(0)
+    if cache is not None:
+        cache.save({path: (keys[path], done[path]) for path in (note.path for note in pending)}, keep=keys)
+    return {note.path: done[note.path] for note in sorted(notes, key=lambda n: n.path)}
+
+
+def extract_chunk(notes: Sequence[Note], matcher: Matcher) -> list[tuple[str, Extraction]]:
+    """The work unit every back-end runs: a few notes with one matcher."""
+    return [(note.path, extract(note, matcher)) for note in notes]
+
+
+def chunks(notes: Sequence[Note], size: int) -> Iterator[list[Note]]:
+    for start in range(0, len(notes), size):
+        yield list(notes[start : start + size])
+
+
+def _chunk_size(pending: int, workers: int) -> int:
+    """About eight chunks per worker, at most MAX_CHUNK notes each."""
+    return max(1, min(MAX_CHUNK, pending // (workers * 8) or 1))
+
+
+class _Counter:
+    """Turns "n more notes done" into progress(done, total) calls."""
+
+    def __init__(self, progress: Progress | None, total: int, *, start: int) -> None:
+        self.progress, self.total, self.done = progress, total, start
+
+    def __call__(self, more: int) -> None:
+        self.done += more
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def _extract_here(notes: Sequence[Note], dictionary: Dictionary, *, progress: Callable[[int], None]) -> dict[str, Extraction]:
+    matcher = build_matcher(dictionary)
+    out = {}
+    for note in notes:
+        out[note.path] = extract(note, matcher)
+        progress(1)
+    return out
+
+
+# One matcher per worker process, built by the pool initializer: the only module state here, and it
+# lives only in worker processes (the parent never sets it).
+_WORKER_MATCHER: list[Matcher] = []
+
+
+def _start_worker(dictionary: Dictionary) -> None:
+    _WORKER_MATCHER[:] = [build_matcher(dictionary)]
+
+
+def _worker_chunk(notes: list[Note]) -> list[tuple[str, Extraction]]:
+    return extract_chunk(notes, _WORKER_MATCHER[0])
+
+
+def _extract_in_pool(notes: Sequence[Note], dictionary: Dictionary, *, jobs: int, progress: Callable[[int], None]) -> dict[str, Extraction]:
+    """Spread `notes` over `jobs` fresh processes ("spawn": no inherited jieba or thread state)."""
+    workers = min(jobs, len(notes))
+    context = multiprocessing.get_context("spawn")
+    out: dict[str, Extraction] = {}
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(dictionary,)) as pool:
+            running: set[Future] = {pool.submit(_worker_chunk, chunk) for chunk in chunks(notes, _chunk_size(len(notes), workers))}
+            while running:
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    results = future.result()
+                    out.update(results)
+                    progress(len(results))
+    except BrokenProcessPool as exc:
+        error = ExtractionError(f"a worker process died while extracting ({exc})")
+        error.hint = "the machine may be out of memory: try fewer workers with --jobs, or --jobs 1"
+        raise error from exc
+    return out
