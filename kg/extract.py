@@ -1,32 +1,60 @@
 """extract: Note -> Extraction. A pure function of one note and a Matcher, safe in any worker process.
 
-The Matcher holds everything extraction needs (the dictionary's spellings in an Aho-Corasick
-automaton over folded text, noise words, and a private jieba.Tokenizer), built once per process.
+The Matcher holds everything extraction needs, built once per process by `build_matcher`:
+the dictionary's spellings in an Aho-Corasick automaton over folded text, the word lists of
+discovery, and a private `jieba.Tokenizer` (never the global one) that knows the dictionary's
+Chinese names and tells whether a short Chinese match is a word or part of one (可灵 vs 可灵活).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
 
 import ahocorasick
 
 from kg.dictionary import Dictionary, Entry
+from kg.discover import Lexicon, discover
 from kg.model import Extraction, Mention, Note
-from kg.normalize import fold_text, is_latin_word_char, name_key
+from kg.normalize import fold_text, has_cjk, is_latin_word_char, name_key
 from kg.text import clean, sentence_at
+
+# How many of the most frequent English words count as "too common to be a name on its own".
+COMMON_ENGLISH_WORDS = 10_000
+# Chinese dictionary matches this short are checked against jieba's segmentation.
+SHORT_HAN = 3
+# jieba tags of common words (not proper nouns) that are never a name on their own.
+_COMMON_TAGS = frozenset("n v a d r m q p c u vn an ad t f s l i z b nd ng vd vg ag dg tg".split())
 
 
 @dataclass
 class Matcher:
-    """Compiled dictionary for one process. Build with `build_matcher`."""
+    """Compiled dictionary and word lists for one process. Build with `build_matcher`."""
 
     dictionary: Dictionary
     automaton: ahocorasick.Automaton
+    lexicon: Lexicon
+    han_names: tuple[str, ...]
+
+    @cached_property
+    def tokenizer(self):
+        """A private jieba.Tokenizer that knows the dictionary's Chinese names (built on first use)."""
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        tokenizer = jieba.Tokenizer()
+        tokenizer.initialize()
+        for name in self.han_names:
+            tokenizer.add_word(name, freq=tokenizer.suggest_freq(name, tune=False))
+        return tokenizer
 
 
 def build_matcher(dictionary: Dictionary) -> Matcher:
     automaton = ahocorasick.Automaton()
     spellings: dict[str, list[Entry]] = {}
+    han_names: set[str] = set()
     for spelling, entry in dictionary.spellings():
         key = name_key(spelling)
         if len(key) < 2 or key in dictionary.noise:
@@ -34,18 +62,52 @@ def build_matcher(dictionary: Dictionary) -> Matcher:
         bucket = spellings.setdefault(key, [])
         if entry not in bucket:
             bucket.append(entry)
+        if has_cjk(spelling) and " " not in spelling:
+            han_names.add(spelling)
     for key, entries in spellings.items():
         automaton.add_word(key, (key, tuple(entries)))
     if len(automaton):
         automaton.make_automaton()
-    return Matcher(dictionary=dictionary, automaton=automaton)
+    return Matcher(dictionary=dictionary, automaton=automaton, lexicon=build_lexicon(dictionary), han_names=tuple(sorted(han_names)))
+
+
+def build_lexicon(dictionary: Dictionary) -> Lexicon:
+    from wordfreq import top_n_list
+
+    data = resources.files("kg") / "data"
+
+    def lines(name: str) -> list[str]:
+        resource = data / name
+        if not resource.is_file():
+            return []
+        return [ln.strip() for ln in resource.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+
+    known = {name_key(s) for s, _ in dictionary.spellings()}
+    common_english = frozenset(w for w in top_n_list("en", COMMON_ENGLISH_WORDS) if w.isalpha() and w not in known)
+    import jieba
+
+    han_words = set()
+    with resources.files(jieba).joinpath("dict.txt").open("rb") as handle:
+        for raw in handle:
+            parts = raw.decode("utf-8").split()
+            if len(parts) == 3 and 2 <= len(parts[0]) <= 4 and parts[2] in _COMMON_TAGS and int(parts[1]) >= 20:
+                han_words.add(parts[0])
+    surnames = sorted(lines("surnames.txt"), key=lambda s: (-len(s), s))
+    return Lexicon(
+        noise=dictionary.noise,
+        given_names=frozenset(lines("given_names.txt")),
+        surnames=tuple(surnames),
+        common_english=common_english,
+        han_words=frozenset(han_words - {s for s, _ in dictionary.spellings()}),
+    )
 
 
 def extract(note: Note, matcher: Matcher) -> Extraction:
-    """Every entity mention in the note's prose, in text order."""
+    """Every entity mention in the note's prose, in text order, and the relations between them."""
     prose = clean(note.body)
-    mentions = _dictionary_mentions(prose, matcher)
-    return Extraction(mentions=tuple(sorted(mentions, key=lambda m: (m.start, m.end, m.kind))))
+    known = _dictionary_mentions(prose, matcher)
+    mentions, relations = discover(prose, known, matcher.lexicon)
+    return Extraction(mentions=tuple(sorted(mentions, key=lambda m: (m.start, m.end, m.kind))), relations=tuple(sorted(set(relations))))
 
 
 def _dictionary_mentions(prose: str, matcher: Matcher) -> list[Mention]:
@@ -61,10 +123,23 @@ def _dictionary_mentions(prose: str, matcher: Matcher) -> list[Mention]:
         hits.append((start, end, entries))
     mentions = []
     for start, end, entries in _leftmost_longest(hits):
+        if end - start <= SHORT_HAN and has_cjk(prose[start:end]) and not _is_word(prose, start, end, matcher):
+            continue
         sentence = sentence_at(prose, start, end)
         for entry in entries:
             mentions.append(Mention(surface=prose[start:end], kind=entry.kind, start=start, end=end, sentence=sentence, key=entry.name))
     return mentions
+
+
+def _is_word(prose: str, start: int, end: int, matcher: Matcher) -> bool:
+    """Whether jieba, knowing the name, cuts the surrounding clause at both ends of [start, end)."""
+    left, right = max(0, start - 8), min(len(prose), end + 8)
+    offset = left
+    cuts = {offset}
+    for token in matcher.tokenizer.cut(prose[left:right], HMM=False):
+        offset += len(token)
+        cuts.add(offset)
+    return start in cuts and end in cuts
 
 
 def _on_boundaries(text: str, start: int, end: int) -> bool:

@@ -62,19 +62,29 @@ def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: D
             result.mentions.setdefault((path, entity_id(entity.kind, entity.key)), []).append(mention)
 
     # Makers and families named by the dictionary become entities too, so their edges have ends.
-    for entity in list(result.entities.values()):
+    pending = sorted(result.entities)
+    settled: set[str] = set()
+    while pending:
+        eid = pending.pop()
+        if eid in settled:
+            continue
+        settled.add(eid)
+        entity = result.entities[eid]
+        makers = set()
         for maker in sorted(entity.makers):
             entry = dictionary.lookup(ORGANIZATION, maker)
             if entry is not None:
-                entity_for_entry(entry)
+                makers.add(entity_for_entry(entry).key)
             else:
-                result.entities.setdefault(entity_id(ORGANIZATION, maker), Entity(key=maker, kind=ORGANIZATION, name=maker))
+                makers.add(result.entities.setdefault(entity_id(ORGANIZATION, maker), Entity(key=maker, kind=ORGANIZATION, name=maker)).key)
+        entity.makers = makers
         if entity.family:
             entry = dictionary.lookup(PRODUCT, entity.family)
             if entry is not None:
-                entity_for_entry(entry)
+                entity.family = entity_for_entry(entry).key
             else:
                 result.entities.setdefault(entity_id(PRODUCT, entity.family), Entity(key=entity.family, kind=PRODUCT, name=entity.family))
+        pending.extend(sorted(set(result.entities) - settled))
 
     # Relations found in text (e.g. `OpenAI 的 Sora`) add makers and families.
     for path in sorted(extractions):

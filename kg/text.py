@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 # Trailing sections that only list links (关联主题, 相关词条, References ...).
-LINK_SECTIONS = re.compile(r"^#{1,6}\s*(关联主题|相关主题|相关词条|相关链接|参考链接|参考资料|引用|links|related|references)\s*$", re.I | re.M)
+LINK_SECTIONS = re.compile(r"^#{1,6}\s*(关联主题|相关主题|相关词条|相关文档|相关文章|相关阅读|延伸阅读|相关链接|参考链接|参考资料|参考文献|引用|links|related|references|see also)\s*$", re.I | re.M)
 
 _NON_PROSE = [
     re.compile(r"```.*?(?:```|\Z)", re.S),  # fenced code
