@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from kg import __version__
-from kg.errors import DictionaryError, ExportError, KgError, PushError, QueryError, ValidationError, VaultError
+from kg.errors import DictionaryError, ExportError, KgError, NotBuiltError, PushError, QueryError, ValidationError, VaultError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_NOTHING_BUILT, EXIT_WRITE, EXIT_PUSH, EXIT_INVALID = 0, 1, 2, 3, 4, 5, 6
 
@@ -23,6 +23,7 @@ _EXIT_BY_ERROR = [
     (DictionaryError, EXIT_NOTHING_BUILT),
     (ExportError, EXIT_WRITE),
     (QueryError, EXIT_USAGE),
+    (NotBuiltError, EXIT_USAGE),
     (PushError, EXIT_PUSH),
     (ValidationError, EXIT_INVALID),
 ]
@@ -82,6 +83,71 @@ def build(
         )
     if strict and any(p.level != "info" for p in result.problems):
         sys.exit(EXIT_PROBLEMS)
+
+
+# --- query, push, validate: work on the output folder of a previous build -------------------------
+
+_OUT = click.option("-o", "--out", default="output", type=click.Path(path_type=Path), show_default=True, help="Output folder of a previous `kg build`.")
+
+
+@cli.command()
+@click.argument("query")
+@_OUT
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json"]), default="table", show_default=True, help="How SELECT results are printed.")
+def query(query: str, out: Path, fmt: str) -> None:
+    """Run the SPARQL QUERY (text, or @FILE.rq) on OUT/graph.ttl. Prefixes schema:, skos:, kg:, xsd:, rdf:, rdfs: are predeclared."""
+    import shutil
+
+    from kg.query import query_output, read_query
+
+    try:
+        text = query_output(out, read_query(query), fmt=fmt, width=shutil.get_terminal_size((120, 24)).columns)
+    except KgError as error:
+        fail(error)
+        return
+    click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("url")
+@_OUT
+@click.option("--graph", "graph_iri", metavar="IRI", default=None, help="Named graph to replace  [default: the default graph]")
+@click.option("--user", default=None, help="User name for HTTP basic authentication.")
+@click.option("--password-env", metavar="VAR", default=None, help="Environment variable holding the password.")
+def push(url: str, out: Path, graph_iri: str | None, user: str | None, password_env: str | None) -> None:
+    """Replace a graph in the store at URL (SPARQL 1.1 Graph Store endpoint) with OUT/graph.ttl."""
+    import os
+
+    from kg.push import push_output
+
+    password = None
+    if password_env is not None:
+        if password_env not in os.environ:
+            raise click.UsageError(f"--password-env {password_env}: no such environment variable")
+        password = os.environ[password_env]
+    try:
+        result = push_output(out, url, graph=graph_iri, user=user, password=password)
+    except KgError as error:
+        fail(error)
+        return
+    target = f"graph <{graph_iri}>" if graph_iri else "the default graph"
+    click.echo(f"pushed {result.bytes} bytes to {target} at {url} (HTTP {result.status}, {result.seconds:.1f} s)")
+
+
+@cli.command()
+@_OUT
+def validate(out: Path) -> None:
+    """Check OUT/graph.ttl against the SHACL shapes shipped with kg; exit 6 when it does not conform."""
+    from kg.validate import summary, validate_output
+
+    try:
+        report = validate_output(out)
+    except KgError as error:
+        fail(error)
+        return
+    click.echo("\n".join(summary(report)), err=not report.conforms)
+    if not report.conforms:
+        sys.exit(EXIT_INVALID)
 
 
 def main() -> None:

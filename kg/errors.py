@@ -12,6 +12,8 @@ class KgError(Exception):
 class VaultError(KgError):
     """The vault cannot be read at all (missing, not a folder, empty)."""
 
+    problems: tuple = ()  # the kg.model.Problem of each file that could not be read
+
 
 class DictionaryError(KgError):
     """An entity dictionary file is malformed."""
@@ -23,6 +25,12 @@ class ExportError(KgError):
 
 class QueryError(KgError):
     """A SPARQL query could not be parsed or run."""
+
+
+class NotBuiltError(KgError):
+    """An output folder has no graph.ttl yet, so there is nothing to query, push or validate."""
+
+    hint = "run `kg build VAULT -o OUT` first, or pass the folder of a previous build with -o"
 
 
 class PushError(KgError):

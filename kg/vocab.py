@@ -8,6 +8,7 @@ canonical name. Never from absolute paths or build order.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from rdflib import Namespace, URIRef
@@ -35,7 +36,13 @@ def encode_segment(text: str) -> str:
             out.append(char)
         else:
             out.append("".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass")))
-    return "".join(out) or "_"
+    segment = "".join(out)
+    if not segment:
+        return "_"
+    if segment.strip(".") == "":
+        # `.` and `..` are dot-segments: some parsers would resolve them away, so encode them.
+        return "%2E" * len(segment)
+    return segment
 
 
 def _is_iri_letter(char: str) -> bool:
@@ -48,3 +55,17 @@ def _is_iri_letter(char: str) -> bool:
 def mint(base: str, kind: str, *keys: str) -> URIRef:
     """The IRI of a thing of `kind` identified by `keys` (e.g. a vault path, or a canonical name)."""
     return URIRef(base + kind + "/" + "/".join(encode_segment(k) for k in keys))
+
+
+# What no RDF parser accepts in a literal: NUL (Raptor cuts the string there), lone surrogates
+# (cannot be encoded in UTF-8) and Unicode noncharacters (Raptor rejects U+FFFE).
+_NONCHARACTERS = "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
+_LITERAL_INVALID = re.compile(f"[\x00\ud800-\udfff\ufdd0-\ufdef{_NONCHARACTERS}]")
+
+
+def clean_literal(value: str) -> str:
+    """`value` with the characters no RDF parser accepts replaced by U+FFFD; everything else kept.
+
+    Other control characters (tab, newline, ESC, ...) stay: the serialiser escapes them.
+    """
+    return _LITERAL_INVALID.sub("\ufffd", value)
