@@ -6,6 +6,9 @@ File format (a YAML list; the kind comes from the file name or an explicit `kind
       aliases: [GPT4o, ChatGPT-4o]  # other spellings (case, width and separators never matter)
       makers: [OpenAI]              # products: canonical names of their makers
       family: GPT-4                 # products: the family this is a version of
+      case_sensitive: true          # optional: the name is also a common word (Meta, Cursor); skip `meta`
+      needs_context: true           # optional: a common Chinese word too (联想, 苹果): count it only next to
+                                    # a cue (公司, 发布, 手机, 的 + a product) or when another spelling is used
 
 `kg/data/noise.txt` lists words that are never entities.
 """
@@ -35,6 +38,8 @@ class Entry:
     aliases: tuple[str, ...] = ()
     makers: tuple[str, ...] = ()
     family: str | None = None
+    case_sensitive: bool = False  # a common word too (Meta, Cursor): never matched in all lower case
+    needs_context: bool = False  # a common Chinese word too (联想, 苹果): counted only with a cue nearby
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ def load_dictionary(extra: tuple[Path, ...] = ()) -> Dictionary:
                     aliases=tuple(dict.fromkeys(old.aliases + entry.aliases + ((entry.name,) if entry.name != old.name else ()))),
                     makers=tuple(dict.fromkeys(old.makers + entry.makers)),
                     family=old.family or entry.family,
+                    case_sensitive=old.case_sensitive or entry.case_sensitive,
+                    needs_context=old.needs_context or entry.needs_context,
                 )
             merged[key] = entry
     entries = tuple(sorted(merged.values(), key=lambda e: (e.kind, e.name)))
@@ -128,6 +135,8 @@ def _parse(label: str, text: str, default_kind: str) -> list[Entry]:
                 aliases=tuple(str(a).strip() for a in _list(item.get("aliases")) if str(a).strip()),
                 makers=tuple(str(m).strip() for m in _list(item.get("makers")) if str(m).strip()),
                 family=str(item["family"]).strip() if item.get("family") else None,
+                case_sensitive=bool(item.get("case_sensitive", False)),
+                needs_context=bool(item.get("needs_context", False)),
             )
         )
     return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kg.model import ORGANIZATION, PERSON, PRODUCT, Mention, Relation
@@ -25,6 +26,8 @@ from kg.normalize import is_latin_word_char, name_key
 from kg.text import sentence_at
 
 HAN = "\u3400-\u9fff"
+
+Cut = Callable[[str], list[str]]
 
 # Words that, after a version number, are part of the product's name.
 MODIFIERS = frozenset(
@@ -37,6 +40,7 @@ VERSION = re.compile(r"(\s?)([vV]?\d+(?:\.\d+)*(?:[a-zA-Z](?![a-zA-Z]))?)((?:[\s
 
 # A Latin-script word inside Chinese text (letters, digits, inner - . _ +).
 LATIN_WORD = re.compile(r"(?<![A-Za-z0-9._+\-])[A-Za-z][A-Za-z0-9]*(?:[.\-_+][A-Za-z0-9]+)*")
+CODE_LIKE = re.compile(r"\.(?!js\b|ai\b|io\b)[a-z]{2,}\b|_|\.(?:mp4|mp3|png|jpe?g|gif|py|txt|md|json|html?)$", re.I)
 CAMEL = re.compile(r"[a-z][A-Z]|^[A-Z][a-z]+[A-Z]|^i[A-Z]")
 HEXLIKE = re.compile(r"^(?=.*\d)[0-9a-fA-F]{8,}$|^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9]{16,}$")
 
@@ -47,6 +51,7 @@ KEEP_SUFFIX = frozenset({"实验室", "研究院", "研究所", "大学", "学�
 PERSON_ROLE_BEFORE = re.compile(
     rf"(?:CEO|CTO|COO|创始人|联合创始人|创办人|首席执行官|首席科学家|首席技术官|董事长|总裁|总经理|副总裁|负责人|教授|研究员|科学家|工程师|作者|主编|院士|图灵奖得主)\s*[:：]?\s*"
 )
+FUNCTION_CHARS = frozenset("的了是在和与及把被从对于这那家个位该由给向让一些也都还就很更最不没我你他她它们")
 HAN_ONLY = re.compile(f"[{HAN}]+")
 NAME_BEFORE = frozenset("和与及、的是被向对跟给让请由据说")
 PERSON_CUE = re.compile(r"(?:说|教授|博士|老师|先生|女士|院士|表示|认为|指出|透露|曾说|曾经说|坦言|强调|在推特|在X上|发推|说道|称)")
@@ -65,9 +70,10 @@ class Lexicon:
     surnames: tuple[str, ...]
     common_english: frozenset[str]  # lower-case words too common to be a name on their own
     han_words: frozenset[str]  # common Chinese words that are never names alone
+    ambiguous: frozenset[str] = frozenset()  # dictionary names that are also common words (联想, 苹果)
 
 
-def discover(prose: str, known: list[Mention], lexicon: Lexicon) -> tuple[list[Mention], list[Relation]]:
+def discover(prose: str, known: list[Mention], lexicon: Lexicon, cut: Cut) -> tuple[list[Mention], list[Relation]]:
     """New mentions (not overlapping `known`) and relations found in `prose`."""
     taken = _Spans(m for m in known)
     found: list[Mention] = []
@@ -81,11 +87,12 @@ def discover(prose: str, known: list[Mention], lexicon: Lexicon) -> tuple[list[M
         found.append(Mention(surface=surface, kind=kind, start=start, end=end, sentence=sentence_at(prose, start, end)))
         return True
 
+    known = _drop_ambiguous(prose, known, lexicon)
     known = _extend_versions(prose, known, lexicon, relations)
     taken = _Spans(known)
     _people(prose, lexicon, add)
     _latin_names(prose, lexicon, add, taken)
-    _organizations(prose, lexicon, add)
+    _organizations(prose, lexicon, add, cut)
     _quoted(prose, lexicon, add)
     mentions = sorted(known + found, key=lambda m: (m.start, m.end, m.kind))
     mentions += _short_forms(prose, mentions, taken)
@@ -107,6 +114,19 @@ class _Spans:
 
     def add(self, start: int, end: int) -> None:
         self._taken.update(range(start, end))
+
+
+def _drop_ambiguous(prose: str, known: list[Mention], lexicon: Lexicon) -> list[Mention]:
+    """Keep `联想` or `苹果` only where context makes it a name, or where the note also uses another spelling."""
+    unambiguous_keys = {m.key for m in known if m.surface not in lexicon.ambiguous}
+    out = []
+    for mention in known:
+        if mention.surface in lexicon.ambiguous and mention.key not in unambiguous_keys:
+            after = prose[mention.end:mention.end + 12]
+            if not (ORG_CUE_AFTER.match(after) or PRODUCT_CUE_AFTER.match(after) or _makes_next(prose, mention.end, known)):
+                continue
+        out.append(mention)
+    return out
 
 
 def _extend_versions(prose: str, known: list[Mention], lexicon: Lexicon, relations: list[Relation]) -> list[Mention]:
@@ -131,8 +151,8 @@ def _is_version(prose: str, match: re.Match, mention: Mention) -> bool:
     number = match.group(2)
     if re.fullmatch(r"(?:19|20)\d\d", number) or len(number) > 8:
         return False  # a year or an id
-    if match.group(1) and not mention.surface[-1:].isascii():
-        return False  # `即梦 2` across a space is more often a count
+    if match.group(1) and not mention.surface[-1:].isascii() and "." not in number and not number[:1] in "vV":
+        return False  # `即梦 2` across a space is more often a count; `可灵 1.6` is a version
     end = match.end()
     if end < len(prose) and (is_latin_word_char(prose[end]) or prose[end] in ".-"):
         return False
@@ -149,7 +169,7 @@ def _latin_names(prose: str, lexicon: Lexicon, add, taken: _Spans) -> None:
     rare_counts = Counter(m.group() for m in words if _rare_capitalised(m.group(), lexicon))
     for match in words:
         word = match.group()
-        if name_key(word) in lexicon.noise or HEXLIKE.match(word) or not _in_chinese_context(prose, match.start(), match.end()):
+        if name_key(word) in lexicon.noise or HEXLIKE.match(word) or CODE_LIKE.search(word) or not _in_chinese_context(prose, match.start(), match.end()):
             continue
         version = VERSION.match(prose, match.end())
         head_has_digit = any(c.isdigit() for c in word)
@@ -157,13 +177,17 @@ def _latin_names(prose: str, lexicon: Lexicon, add, taken: _Spans) -> None:
             add(prose[match.start():version.end()], PRODUCT, match.start(), version.end())
         elif head_has_digit and _product_with_digits(word, lexicon):
             add(word, PRODUCT, match.start(), match.end())
-        elif CAMEL.search(word) or ("-" in word and word[0].isupper() and not word.isupper()):
+        elif CAMEL.search(word) or ("-" in word and word[0].isupper() and not word.isupper() and not _all_common(word, lexicon)):
             add(word, PRODUCT, match.start(), match.end())
         elif rare_counts.get(word, 0) >= 2 or (word in rare_counts and PRODUCT_CUE_AFTER.match(prose, match.end())):
             kind = ORGANIZATION if ORG_CUE_AFTER.match(prose, match.end()) else PRODUCT
             add(word, kind, match.start(), match.end())
         elif word in rare_counts and ORG_CUE_AFTER.match(prose, match.end()):
             add(word, ORGANIZATION, match.start(), match.end())
+
+
+def _all_common(word: str, lexicon: Lexicon) -> bool:
+    return all(part.lower() in lexicon.common_english for part in re.split(r"[-.]", word) if part)
 
 
 def _is_version_for_word(prose: str, version: re.Match, word: str, lexicon: Lexicon) -> bool:
@@ -237,7 +261,7 @@ def _people(prose: str, lexicon: Lexicon, add) -> None:
                 continue
             if start > 0 and "\u3400" <= prose[start - 1] <= "\u9fff" and prose[start - 1] not in NAME_BEFORE:
                 continue
-            if name not in lexicon.han_words:
+            if name not in lexicon.han_words and name[-1] + cue.group() not in lexicon.han_words and name[-1] not in FUNCTION_CHARS:
                 add(name, PERSON, start, end)
                 break
 
@@ -259,11 +283,12 @@ def _chinese_name_at(prose: str, start: int, lexicon: Lexicon) -> str | None:
     return None
 
 
-def _organizations(prose: str, lexicon: Lexicon, add) -> None:
+def _organizations(prose: str, lexicon: Lexicon, add, cut: Cut) -> None:
+    """`宇树科技`, `上海人工智能实验室`, `Stability AI公司`: a proper-name tail before an organization word."""
     for match in ORG_SUFFIX.finditer(prose):
-        stem, suffix = match.group(1), match.group(2)
-        stem = _trim_stem(stem, lexicon)
-        if not stem or stem in lexicon.han_words or len(stem) < 2:
+        suffix = match.group(2)
+        stem = _proper_tail(match.group(1), lexicon, cut)
+        if len(stem) < 2:
             continue
         start = match.end(1) - len(stem)
         if suffix in KEEP_SUFFIX:
@@ -272,13 +297,22 @@ def _organizations(prose: str, lexicon: Lexicon, add) -> None:
             add(stem, ORGANIZATION, start, match.end(1))
 
 
-def _trim_stem(stem: str, lexicon: Lexicon) -> str:
-    """The proper-name tail of `stem` (`这家位于北京的智谱` -> `智谱`): cut at function words."""
-    cut = max(stem.rfind(c) for c in "的了是在和与及把被从对于这那家个位该由给向让")
-    stem = stem[cut + 1:]
-    while stem and stem[0] in "一本其某各每该新老大小":
-        stem = stem[1:]
-    return "" if stem in lexicon.han_words else stem
+def _proper_tail(stem: str, lexicon: Lexicon, cut: Cut) -> str:
+    """The trailing words of `stem` that are not common words (`这家位于北京的智谱` -> `智谱`)."""
+    tokens = cut(stem)
+    tail: list[str] = []
+    for token in reversed(tokens):
+        if token in lexicon.han_words or not token.strip() or any(c in FUNCTION_CHARS for c in token) or len("".join(tail)) + len(token) > 8:
+            break
+        if len(token) < 2 or not (token.isascii() or HAN_ONLY.fullmatch(token)):
+            break
+        if token.isascii() and token.lower() in lexicon.common_english | {"ai"} and not tail:
+            break
+        tail.insert(0, token)
+    name = "".join(tail)
+    if name.isascii() and not re.search(r"[A-Z]", name):
+        return ""
+    return name
 
 
 def _quoted(prose: str, lexicon: Lexicon, add) -> None:
@@ -321,10 +355,18 @@ def _type_by_context(prose: str, mentions: list[Mention]) -> list[Mention]:
     for (start, end), group in sorted(by_span.items()):
         kinds = {m.kind for m in group}
         if len(group) > 1 and PRODUCT in kinds and ORGANIZATION in kinds:
-            want = ORGANIZATION if ORG_CUE_AFTER.match(prose, end) or MAKER_BETWEEN.match(prose[end:end + 6]) else PRODUCT
+            want = ORGANIZATION if ORG_CUE_AFTER.match(prose, end) or _makes_next(prose, end, mentions) else PRODUCT
             group = [m for m in group if m.kind == want] or group[:1]
         out.extend(group)
     return out
+
+
+def _makes_next(prose: str, end: int, mentions: list[Mention]) -> bool:
+    """Whether a product mention follows `end` across a maker phrase (`MiniMax 的海螺AI`)."""
+    for other in mentions:
+        if other.kind == PRODUCT and 0 < other.start - end <= 8 and MAKER_BETWEEN.match(prose[end:other.start]):
+            return True
+    return False
 
 
 def _makers(prose: str, mentions: list[Mention]) -> list[Relation]:

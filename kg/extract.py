@@ -9,6 +9,7 @@ Chinese names and tells whether a short Chinese match is a word or part of one (
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -22,9 +23,11 @@ from kg.normalize import fold_text, has_cjk, is_latin_word_char, name_key
 from kg.text import clean, sentence_at
 
 # How many of the most frequent English words count as "too common to be a name on its own".
-COMMON_ENGLISH_WORDS = 10_000
+COMMON_ENGLISH_WORDS = 20_000
 # Chinese dictionary matches this short are checked against jieba's segmentation.
 SHORT_HAN = 3
+# After a one-letter name (X), what makes it a platform rather than a letter.
+PLATFORM_CUE = re.compile(r"\s*(?:上|平台|推文|帖子|（推特|\(Twitter|\(推特|（原推特|官方账号|账号)")
 # jieba tags of common words (not proper nouns) that are never a name on their own.
 _COMMON_TAGS = frozenset("n v a d r m q p c u vn an ad t f s l i z b nd ng vd vg ag dg tg".split())
 
@@ -51,13 +54,18 @@ class Matcher:
         return tokenizer
 
 
+    def cut(self, text: str) -> list[str]:
+        """jieba's words of `text`, without HMM guessing (deterministic, fast)."""
+        return self.tokenizer.lcut(text, HMM=False)
+
+
 def build_matcher(dictionary: Dictionary) -> Matcher:
     automaton = ahocorasick.Automaton()
     spellings: dict[str, list[Entry]] = {}
     han_names: set[str] = set()
     for spelling, entry in dictionary.spellings():
         key = name_key(spelling)
-        if len(key) < 2 or key in dictionary.noise:
+        if key in dictionary.noise or not key or (len(key) == 1 and not spelling.isascii()):
             continue
         bucket = spellings.setdefault(key, [])
         if entry not in bucket:
@@ -86,11 +94,12 @@ def build_lexicon(dictionary: Dictionary) -> Lexicon:
     common_english = frozenset(w for w in top_n_list("en", COMMON_ENGLISH_WORDS) if w.isalpha() and w not in known)
     import jieba
 
-    han_words = set()
+    han_words: set[str] = set()
+    han_spellings = {s for s, _ in dictionary.spellings() if has_cjk(s)}
     with resources.files(jieba).joinpath("dict.txt").open("rb") as handle:
         for raw in handle:
             parts = raw.decode("utf-8").split()
-            if len(parts) == 3 and 2 <= len(parts[0]) <= 4 and parts[2] in _COMMON_TAGS and int(parts[1]) >= 20:
+            if len(parts) == 3 and 2 <= len(parts[0]) <= 4 and parts[2] in _COMMON_TAGS:
                 han_words.add(parts[0])
     surnames = sorted(lines("surnames.txt"), key=lambda s: (-len(s), s))
     return Lexicon(
@@ -98,7 +107,8 @@ def build_lexicon(dictionary: Dictionary) -> Lexicon:
         given_names=frozenset(lines("given_names.txt")),
         surnames=tuple(surnames),
         common_english=common_english,
-        han_words=frozenset(han_words - {s for s, _ in dictionary.spellings()}),
+        han_words=frozenset(han_words - han_spellings),
+        ambiguous=frozenset(s for s, e in dictionary.spellings() if e.needs_context and s in han_words and len(s) <= 2),
     )
 
 
@@ -106,7 +116,9 @@ def extract(note: Note, matcher: Matcher) -> Extraction:
     """Every entity mention in the note's prose, in text order, and the relations between them."""
     prose = clean(note.body)
     known = _dictionary_mentions(prose, matcher)
-    mentions, relations = discover(prose, known, matcher.lexicon)
+    mentions, relations = discover(prose, known, matcher.lexicon, matcher.cut)
+    authors = {name_key(a) for a in note.authors}
+    mentions = [m for m in mentions if name_key(m.key or m.surface) not in authors and name_key(m.surface) not in authors]
     return Extraction(mentions=tuple(sorted(mentions, key=lambda m: (m.start, m.end, m.kind))), relations=tuple(sorted(set(relations))))
 
 
@@ -120,7 +132,11 @@ def _dictionary_mentions(prose: str, matcher: Matcher) -> list[Mention]:
         start, end = origin[start_index], origin[end_index] + 1
         if not _on_boundaries(prose, start, end):
             continue
-        hits.append((start, end, entries))
+        if end - start == 1 and not (prose[start].isupper() and PLATFORM_CUE.match(prose, end)):
+            continue  # one-letter names (X) only where the text says it is a platform
+        entries = tuple(e for e in entries if not (e.case_sensitive and prose[start:end].islower()))
+        if entries:
+            hits.append((start, end, entries))
     mentions = []
     for start, end, entries in _leftmost_longest(hits):
         if end - start <= SHORT_HAN and has_cjk(prose[start:end]) and not _is_word(prose, start, end, matcher):
@@ -147,6 +163,9 @@ def _on_boundaries(text: str, start: int, end: int) -> bool:
     if is_latin_word_char(text[start]) and start > 0 and is_latin_word_char(text[start - 1]):
         return False
     if is_latin_word_char(text[end - 1]) and end < len(text) and is_latin_word_char(text[end]):
+        return False
+    # `Qwen` in `Qwen-Image`, `GPT-4` in `GPT-4.5`: a longer name continues; discovery will take it whole.
+    if text[end - 1].isascii() and text[end:end + 1] in ("-", ".") and end + 1 < len(text) and is_latin_word_char(text[end + 1]):
         return False
     return True
 

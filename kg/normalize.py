@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+
+import numpy as np
 
 # Characters that never distinguish two names.
 SEPARATORS = frozenset(" \t\u3000-_·•・.‧'’\u00a0\u2010\u2011\u2012\u2013\u2014/")
@@ -22,13 +25,41 @@ def fold_char(char: str) -> str:
     return "".join(c for c in folded if c not in SEPARATORS)
 
 
+class _FoldTable(dict):
+    """A str.translate table that folds each character once and remembers it."""
+
+    def __missing__(self, code: int) -> str | None:
+        folded = fold_char(chr(code)) or None
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
+@lru_cache(maxsize=1 << 16)
 def name_key(name: str) -> str:
     """The key two spellings share when they name the same thing."""
-    return "".join(fold_char(c) for c in name)
+    return name.translate(_FOLD)
 
 
-def fold_text(text: str) -> tuple[str, list[int]]:
-    """Fold `text` as name_key does; return (folded, origin) with origin[i] = index in text of folded[i]."""
+def fold_text(text: str) -> tuple[str, list[int] | np.ndarray]:
+    """Fold `text` as name_key does; return (folded, origin) with origin[i] = index in text of folded[i].
+
+    Fast path: when every character folds to at most one character (nearly always), the origin
+    of each kept character is found with numpy; otherwise character by character.
+    """
+    folded = text.translate(_FOLD)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    unique, inverse = np.unique(codes, return_inverse=True)
+    kept = np.fromiter((_FOLD[c] is not None for c in unique.tolist()), dtype=bool, count=len(unique))
+    origin = np.nonzero(kept[inverse])[0]
+    if len(origin) == len(folded):
+        return folded, origin
+    return _fold_slow(text)
+
+
+def _fold_slow(text: str) -> tuple[str, list[int]]:
     out: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
