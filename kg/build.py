@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,20 +91,32 @@ def build_vault(
     return result
 
 
+def problem_order(problem: Problem) -> tuple[str, str, str]:
+    """The one order of problems, on stderr and in report.json alike."""
+    return (problem.path, problem.what, problem.action)
+
+
 def report_json(problems: list[Problem]) -> str:
-    rows = [{"path": p.path, "what": p.what, "action": p.action, "level": p.level} for p in problems]
-    rows.sort(key=lambda r: (r["path"], r["what"]))
+    """OUT/report.json: each problem as fields and as the exact line printed on stderr."""
+    rows = [
+        {"path": p.path, "what": p.what, "action": p.action, "level": p.level, "line": p.line()}
+        for p in sorted(problems, key=problem_order)
+    ]
     return json.dumps({"problems": rows}, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
 def write_atomically(out: Path, contents: dict[str, str]) -> list[Path]:
-    """Write every file into a temporary folder beside `out`, then move each into place.
+    """Write every file into a temporary folder beside `out`, then move them all into place.
 
-    If anything fails before the moves, `out` keeps its previous files untouched.
+    The moves start only when every file is written and synced, and run with SIGINT/SIGTERM held
+    back, so Ctrl-C or a kill at any moment leaves `out` with either all previous or all new files,
+    each whole. Files in `out` that are not outputs are left alone. A temporary folder left by a
+    killed build (SIGKILL) is removed by the next build.
     """
     try:
         out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        _remove_stale_staging(out)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
     except OSError as exc:
         raise ExportError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from exc
     try:
@@ -112,11 +126,66 @@ def write_atomically(out: Path, contents: dict[str, str]) -> list[Path]:
                 handle.flush()
                 os.fsync(handle.fileno())
         written = []
-        for name in sorted(contents):
-            os.replace(staging / name, out / name)
-            written.append(out / name)
+        with _signals_held():
+            for name in sorted(contents):
+                os.replace(staging / name, out / name)
+                written.append(out / name)
+        _sync_folder(out)
         return written
     except OSError as exc:
         raise ExportError(f"{out}: cannot write the outputs ({exc.strerror or exc})") from exc
+    except UnicodeEncodeError as exc:
+        raise ExportError(f"{out}: an output holds text that is not valid Unicode ({exc.reason})") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Delay SIGINT and SIGTERM until the block ends (where the platform allows it)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove `.OUT.<pid>.*.tmp` folders whose build process no longer exists (killed mid-write)."""
+    if os.name != "posix":
+        return
+    prefix = f".{out.name}."
+    for entry in out.parent.iterdir():
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp") and entry.is_dir()):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the renames durable (POSIX); a failure here loses nothing already written."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

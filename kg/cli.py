@@ -3,7 +3,7 @@
 Exit codes: 0 built (warnings allowed); 1 built, but with problems and --strict was given;
 2 bad usage or a bad query; 3 nothing could be built (missing or empty vault, bad dictionary);
 4 outputs could not be written; 5 a triple store refused or could not be reached;
-6 the output does not conform to the SHACL shapes.
+6 the output does not conform to the SHACL shapes; 130 interrupted (Ctrl-C), outputs left whole.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from kg import __version__
 from kg.errors import DictionaryError, ExportError, KgError, NotBuiltError, PushError, QueryError, ValidationError, VaultError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_NOTHING_BUILT, EXIT_WRITE, EXIT_PUSH, EXIT_INVALID = 0, 1, 2, 3, 4, 5, 6
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 _EXIT_BY_ERROR = [
     (VaultError, EXIT_NOTHING_BUILT),
@@ -31,6 +32,8 @@ _EXIT_BY_ERROR = [
 
 def fail(error: KgError) -> None:
     code = next((c for cls, c in _EXIT_BY_ERROR if isinstance(error, cls)), EXIT_NOTHING_BUILT)
+    for problem in getattr(error, "problems", ()):
+        click.echo(problem.line(), err=True)
     click.echo(f"kg: error: {error}", err=True)
     if error.hint:
         click.echo(f"kg: hint: {error.hint}", err=True)
@@ -58,7 +61,7 @@ def build(
     jobs: int | None, scheduler: str | None, no_cache: bool, cache_dir: Path | None,
 ) -> None:
     """Read VAULT (default: seeds) and write graph.ttl, graph.html, graph.json, graph.graphml, report.json to OUT."""
-    from kg.build import build_vault
+    from kg.build import build_vault, problem_order
     from kg.progress import progress_bar
 
     try:
@@ -70,9 +73,12 @@ def build(
     except KgError as error:
         fail(error)
         return
+    except KeyboardInterrupt:
+        click.echo(f"kg: interrupted; {out} holds whole outputs of the last finished build, nothing half-written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     for notice in result.cache.notices if result.cache else ():
         click.echo(f"kg: cache: {notice}", err=True)
-    for problem in result.problems:
+    for problem in sorted(result.problems, key=problem_order):
         if problem.level != "info" or not quiet:
             click.echo(problem.line(), err=True)
     if not quiet:

@@ -3,6 +3,10 @@
 YAML is loaded with a BaseLoader subclass, so every scalar stays a string (no YAML 1.1 surprises
 such as `no` -> False, `1.10` -> 1.1, dates as objects) and unknown tags such as
 `!!python/object` construct nothing. Problems are returned, never printed.
+
+Bounded work whatever the input: frontmatter over MAX_FRONTMATTER_CHARS is read line by line
+instead of by the YAML parser, and flattening values stops after MAX_VALUES items, so an alias
+bomb (`&a [x, x], &b [*a, *a], ...`) costs nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ import yaml
 from kg.model import FRONTMATTER_KEYS
 
 _HANDLER = frontmatter.YAMLHandler()
+
+# Real frontmatter is a few hundred characters; PyYAML reads about 1 MB/s.
+MAX_FRONTMATTER_CHARS = 100_000
+
+# Flattening a value (lists of lists, aliases) stops after this many strings.
+MAX_VALUES = 1000
 
 
 class _StringLoader(yaml.BaseLoader):
@@ -54,13 +64,16 @@ def split(text: str) -> tuple[dict[str, Any], str, list[str]]:
         fm, body = _HANDLER.split(text)
     except ValueError:
         return {}, text, ["starts with `---` but has no closing `---` line; kept the whole text as body"]
-    loaded, problems = _load(fm)
+    if len(fm) > MAX_FRONTMATTER_CHARS:
+        return _lenient(fm), body, [f"frontmatter is {len(fm):,} characters, too long to be YAML; read it line by line"]
+    loaded, problems = _load(fm, first_line=text.count("\n", 0, max(text.find(fm), 0)) + 1)
     if loaded is None:
         return {}, text, problems
     return loaded, body, problems
 
 
-def _load(fm: str) -> tuple[dict[str, Any] | None, list[str]]:
+def _load(fm: str, *, first_line: int) -> tuple[dict[str, Any] | None, list[str]]:
+    """Load frontmatter YAML; `first_line` (the file's line number of its start) places errors."""
     problems: list[str] = []
     try:
         loader = _StringLoader(fm)
@@ -70,11 +83,11 @@ def _load(fm: str) -> tuple[dict[str, Any] | None, list[str]]:
         finally:
             loader.dispose()
         if loader.unknown_tags:
-            tags = ", ".join(sorted(set(loader.unknown_tags)))
+            tags = _shown(", ".join(sorted(set(loader.unknown_tags))))
             problems.append(f"frontmatter uses YAML tags kg does not run ({tags}); read as plain values")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark is not None else ""
+        where = f" at line {first_line + mark.line}" if mark is not None else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         lenient = _lenient(fm)
         if lenient:
@@ -94,20 +107,33 @@ def _load(fm: str) -> tuple[dict[str, Any] | None, list[str]]:
     return {str(k): v for k, v in value.items()}, problems
 
 
-_LINE = re.compile(r"^\s*([^\s:：#][^:：]{0,40}?)\s*[:：]\s*(.*?)\s*$")
+_LINE = re.compile(r"\s*([^\s:：#][^:：\n]{0,40}?)\s*[:：](.*)")
 
 
 def _lenient(fm: str) -> dict[str, Any]:
-    """Recover `key: value` lines from frontmatter YAML refused (e.g. `title: 对比: A vs B`, `标题：x`)."""
+    """Recover `key: value` lines from frontmatter YAML refused (e.g. `title: 对比: A vs B`, `标题：x`).
+
+    A `[a, b]` value becomes a list; quotes around a value are dropped.
+    """
     out: dict[str, Any] = {}
     for line in fm.splitlines():
         match = _LINE.match(line)
-        if match and match.group(1).strip() in FRONTMATTER_KEYS:
-            value = match.group(2)
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                value = value[1:-1]
-            out[match.group(1).strip()] = value
+        if not match:
+            continue
+        key = match.group(1).strip()
+        if key.lower() not in FRONTMATTER_KEYS and key not in FRONTMATTER_KEYS:
+            continue
+        value: Any = _unquote(match.group(2).strip())
+        if len(value) >= 2 and value[0] == "[" and value[-1] == "]":
+            value = [_unquote(item.strip()) for item in value[1:-1].split(",") if item.strip()]
+        out[key] = value
     return out
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
 
 
 # ---- coercion -------------------------------------------------------------------------------
@@ -121,10 +147,13 @@ def coerce(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         if field is None or field in fields:
             continue
         value = raw[key]
+        if isinstance(value, dict):
+            problems.append(f"`{key}` holds a mapping, not text; left it out")
+            continue
         if field in ("date", "updated"):
             parsed = parse_date(value)
             if parsed is None and _text(value):
-                problems.append(f"`{key}: {_text(value)}` is not a date kg understands; left it out")
+                problems.append(f"`{key}: {_shown(_text(value))}` is not a date kg understands; left it out")
             fields[field] = parsed
         elif field in ("authors", "tags", "aliases", "broader"):
             fields[field] = tuple(_strings(value, split_commas=field not in ("aliases", "broader")))
@@ -134,23 +163,32 @@ def coerce(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return fields, problems
 
 
+def _shown(text: str) -> str:
+    """A value as quoted in a one-line message: short, no line breaks."""
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return " ".join(_text(v) for v in value).strip()
-    if isinstance(value, dict):
-        return ""
-    return str(value).strip()
+    return " ".join(_flatten(value)).strip()
+
+
+def _flatten(value: Any) -> list[str]:
+    """The strings of a value, depth first, at most MAX_VALUES of them; mappings hold none."""
+    out: list[str] = []
+    stack = [value]
+    while stack and len(out) < MAX_VALUES:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(reversed(item[:MAX_VALUES]))
+        elif item is not None and not isinstance(item, dict):
+            out.append(str(item).strip())
+    return out
 
 
 def _strings(value: Any, *, split_commas: bool) -> list[str]:
-    if value is None:
-        return []
-    items = value if isinstance(value, (list, tuple)) else [value]
     out: list[str] = []
-    for item in items:
-        text = _text(item)
+    for text in _flatten(value):
         parts = re.split(r"\s*[,，、;；]\s*", text) if split_commas else [text]
         for part in parts:
             part = part.strip().lstrip("#").strip()
@@ -159,16 +197,19 @@ def _strings(value: Any, *, split_commas: bool) -> list[str]:
     return out
 
 
-_DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?$")
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?", re.S)
+_COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 
 
 def parse_date(value: Any) -> str | None:
-    """An ISO date from `2025-03-26`, `2025/3/26`, `2025年3月26日`, datetimes; None when impossible."""
+    """An ISO date from `2025-03-26`, `2025/3/26`, `2025.3.26`, `2025年3月26日`, `20250326`, datetimes
+    (`2025-03-26T08:00:00+08:00`, the date as written); None when there is none or it is impossible."""
     if isinstance(value, dt.datetime):
         return value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    match = _DATE.match(_text(value))
+    text = _text(value)[:100]
+    match = _DATE.fullmatch(text) or _COMPACT_DATE.fullmatch(text)
     if not match:
         return None
     try:

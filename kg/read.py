@@ -7,6 +7,8 @@ dropped silently.
 from __future__ import annotations
 
 import os
+import re
+import stat
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
@@ -18,27 +20,40 @@ from kg.links import parse_links
 from kg.metadata import coerce, split
 from kg.model import ARTICLE, NOTE_SUFFIXES, SKIPPED_FOLDERS, TOPIC, Note, is_topic_type, Problem, WikiLink
 
-# Notes larger than this are reported and skipped: nobody clips a 64 MB article.
+# Notes larger than this are reported and skipped: nobody clips a 64 MB article, and reading one
+# takes memory in proportion (about eight times its size while decoding).
 MAX_NOTE_BYTES = 64 * 1024 * 1024
+
+_VAULT_HINT = "give the folder that holds your notes (.md, .markdown or .txt files)"
 
 
 def walk(root: Path) -> tuple[list[Path], list[Problem]]:
-    """Every note file under `root`, sorted by vault-relative path; symlinks leaving it are not followed."""
+    """Every note file under `root`, sorted by vault-relative path, and what could not be walked.
+
+    Hidden and tool folders are skipped. Symbolic links to folders are never followed (no loops, no
+    note read twice, nothing outside the vault); a linked file is read only when it is a regular
+    file inside the vault.
+    """
     if not root.exists():
-        raise VaultError(f"{root}: no such folder")
+        raise _vault_error(f"{root}: no such folder")
     if not root.is_dir():
-        raise VaultError(f"{root}: is a file, not a vault folder")
+        raise _vault_error(f"{root}: is a file, not a vault folder")
     real_root = root.resolve()
     found: list[Path] = []
     problems: list[Problem] = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
+
+    def unreadable(error: OSError) -> None:
+        where = _rel(root, Path(error.filename)) if error.filename else "."
+        problems.append(Problem(where, f"folder cannot be read ({error.strerror or error})", "skipped its notes", "error"))
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable, followlinks=False):
         here = Path(folder)
         kept = []
         for name in sorted(dirs):
             if name.startswith(".") or name in SKIPPED_FOLDERS:
                 continue
             if (here / name).is_symlink():
-                problems.append(Problem(_rel(root, here / name), "is a symbolic link to a folder", "not followed"))
+                problems.append(_linked_folder(root, real_root, here / name))
                 continue
             kept.append(name)
         dirs[:] = kept
@@ -46,23 +61,85 @@ def walk(root: Path) -> tuple[list[Path], list[Problem]]:
             if name.startswith(".") or not name.lower().endswith(NOTE_SUFFIXES):
                 continue
             path = here / name
-            if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(real_root) or not target.is_file():
-                    problems.append(Problem(_rel(root, path), "is a symbolic link leading outside the vault or nowhere", "skipped"))
-                    continue
+            problem = _not_a_note_file(root, real_root, path)
+            if problem is not None:
+                problems.append(problem)
+                continue
             found.append(path)
     found.sort(key=lambda p: _rel(root, p))
     return found, problems
 
 
+def _vault_error(message: str) -> VaultError:
+    error = VaultError(message)
+    error.hint = _VAULT_HINT
+    return error
+
+
+def _linked_folder(root: Path, real_root: Path, path: Path) -> Problem:
+    rel = _rel(root, path)
+    target = _resolve(path)
+    if target is None:
+        return Problem(rel, "is a symbolic link to a folder that loops or does not exist", "not followed")
+    if target.is_relative_to(real_root):
+        return Problem(rel, "is a symbolic link to a folder inside the vault", "not followed; its notes are read where they are", "info")
+    return Problem(rel, "is a symbolic link to a folder outside the vault", "not followed")
+
+
+def _not_a_note_file(root: Path, real_root: Path, path: Path) -> Problem | None:
+    """Why `path` (named like a note) is not read, or None when it is a readable regular file."""
+    rel = _rel(root, path)
+    if path.is_symlink():
+        target = _resolve(path)
+        if target is None:
+            return Problem(rel, "is a symbolic link that loops or leads nowhere", "skipped")
+        if not target.is_relative_to(real_root):
+            return Problem(rel, "is a symbolic link to a file outside the vault", "skipped")
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return Problem(rel, f"cannot be read ({exc.strerror or exc})", "skipped", "error")
+    if not stat.S_ISREG(mode):
+        return Problem(rel, "is not a regular file (a pipe, socket or device)", "skipped")
+    return None
+
+
+def _resolve(path: Path) -> Path | None:
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+        return None
+    return target
+
+
 def _rel(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix()
+    """The vault-relative POSIX path, always valid Unicode.
+
+    A file name that is not UTF-8 (saved by an old Windows tool, unpacked from a GBK zip) arrives with
+    surrogate escapes, which no output can carry; it is read as GB18030 when that works.
+    """
+    rel = path.relative_to(root).as_posix()
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(rel)
+        try:
+            rel = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            rel = raw.decode("utf-8", "replace")
+    return rel
 
 
 def read_note(root: Path, path: Path) -> tuple[Note | None, list[Problem]]:
-    """Read one file into a Note (kind provisional: ARTICLE or TOPIC by its own metadata)."""
+    """Read one file into a Note (kind provisional: ARTICLE or TOPIC by its own metadata).
+
+    Returns None only when the file cannot be read as text at all; a note with unusable
+    frontmatter is still a note, from its body and file name. Every repair is a Problem.
+    """
     rel = _rel(root, path)
+    problems = []
+    if rel != path.relative_to(root).as_posix():
+        problems.append(Problem(rel, "file name is not UTF-8", "read it as GB18030 or with U+FFFD"))
     try:
         size = path.stat().st_size
         if size > MAX_NOTE_BYTES:
@@ -71,23 +148,42 @@ def read_note(root: Path, path: Path) -> tuple[Note | None, list[Problem]]:
     except OSError as exc:
         return None, [Problem(rel, f"cannot be read ({exc.strerror or exc})", "skipped", "error")]
     try:
-        text, encoding = decode(raw)
+        decoded = decode(raw)
     except BinaryFileError as exc:
         return None, [Problem(rel, str(exc), "skipped", "error")]
-    problems = []
-    if encoding not in ("utf-8", "utf-8-sig"):
-        problems.append(Problem(rel, f"is encoded in {encoding}, not UTF-8", "decoded it", "info"))
-    text = unicodedata.normalize("NFC", text)
+    del raw
+    if decoded.encoding not in ("utf-8", "utf-8-sig"):
+        problems.append(Problem(rel, f"is encoded in {decoded.encoding}, not UTF-8", "decoded it", "info"))
+    for message in decoded.repairs:
+        problems.append(_problem(rel, message))
+    text = decoded.text
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
     raw_meta, body, meta_problems = split(text)
     fields, value_problems = coerce(raw_meta)
-    for message in meta_problems + value_problems:
-        what, _, action = message.partition("; ")
-        problems.append(Problem(rel, what, action or "went on"))
+    problems += [_problem(rel, message) for message in meta_problems + value_problems]
     stem = Path(rel).stem
     title = fields.pop("title", None) or stem
     kind = TOPIC if is_topic_type(fields.get("type")) else ARTICLE
-    note = Note(path=rel, title=title, kind=kind, body=body, links=tuple(parse_links(body)), encoding=encoding, **fields)
+    note = Note(path=rel, title=title, kind=kind, body=body, links=tuple(parse_links(body)), encoding=decoded.encoding, **fields)
     return note, problems
+
+
+def _problem(rel: str, message: str) -> Problem:
+    """A Problem from a library message written as `what is wrong; what kg did`."""
+    what, _, action = message.partition("; ")
+    return Problem(rel, what, action or "went on")
+
+
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def _one_line(problem: Problem) -> Problem:
+    """The problem with control characters (a newline in a file name) shown as escapes: one line each."""
+    def escape(text: str) -> str:
+        return _LINE_BREAKING.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+    return replace(problem, path=escape(problem.path), what=escape(problem.what), action=escape(problem.action))
 
 
 def has_article_metadata(note: Note) -> bool:
@@ -95,7 +191,11 @@ def has_article_metadata(note: Note) -> bool:
 
 
 def read_vault(root: Path) -> tuple[list[Note], list[Problem]]:
-    """Read every note of the vault and settle each note's kind."""
+    """Read every note of the vault and settle each note's kind; problems sorted by path.
+
+    Raises VaultError when the vault is missing, is a file, or holds no note that can be read
+    (the error then carries the problems, so each unreadable file can still be named).
+    """
     paths, problems = walk(root)
     notes: list[Note] = []
     for path in paths:
@@ -103,6 +203,12 @@ def read_vault(root: Path) -> tuple[list[Note], list[Problem]]:
         problems += note_problems
         if note is not None:
             notes.append(note)
+    problems = sorted({_one_line(p) for p in problems}, key=lambda p: (p.path, p.what, p.action))
+    if not notes:
+        detail = f"; none of its {len(paths)} note file(s) could be read" if paths else "; it has no .md, .markdown or .txt files"
+        error = _vault_error(f"{root}: no notes{detail}")
+        error.problems = tuple(problems)
+        raise error
     return classify(notes), problems
 
 
