@@ -34,12 +34,15 @@ MODIFIERS = frozenset(
     "pro ultra flash mini max turbo plus sonnet opus haiku lite nano preview exp experimental thinking instruct chat "
     "coder vision omni large medium small base next air edge deep fast hd high low".split()
 )
+MODIFIER_AFTER = re.compile(r"(?:[ -](?:" + "|".join(sorted(MODIFIERS - {"base", "next", "air", "edge", "deep", "fast", "high", "low", "small", "medium", "large", "chat", "vision", "hd"})) + r"))+(?![A-Za-z0-9])", re.I)
 # A number followed by one of these is a quantity, not a version (`ChatGPT 3 次`).
 MEASURE = re.compile(r"\s*(?:次|个|张|天|年|月|日|号|分钟|分|秒|小时|元|美元|块|刀|倍|万|亿|千|百|%|％|人|条|篇|页|款|种|位|家|台|帧|步|点|楼|层|轮|周|岁|代|期|集|章|节|行|字|MB|GB|KB|TB|ms|s\b|K\b|k\b)")
 VERSION = re.compile(r"(\s?)([vV]?\d+(?:\.\d+)*(?:[a-zA-Z](?![a-zA-Z]))?)((?:[\s-](?:" + "|".join(sorted(MODIFIERS)) + r")\b)*)", re.I)
 
 # A Latin-script word inside Chinese text (letters, digits, inner - . _ +).
 LATIN_WORD = re.compile(r"(?<![A-Za-z0-9._+\-])[A-Za-z][A-Za-z0-9]*(?:[.\-_+][A-Za-z0-9]+)*")
+TITLE_SEQUENCE = re.compile(r"(?<![A-Za-z0-9.\-])(?:[A-Z][a-z0-9]+|[A-Z]{2,4})(?: (?:[A-Z][a-z0-9]+|[A-Z]{2,4}|AI|of|for|and|the)){1,3}(?![A-Za-z0-9\-])")
+ORG_WORDS = frozenset("Labs Lab Inc Research Studio Studios University Institute Team Foundation Group Corp Company Technologies Academy College School Capital Ventures Media News Times Post".split())
 CODE_LIKE = re.compile(r"\.(?!js\b|ai\b|io\b)[a-z]{2,}\b|_|\.(?:mp4|mp3|png|jpe?g|gif|py|txt|md|json|html?)$", re.I)
 CAMEL = re.compile(r"[a-z][A-Z]|^[A-Z][a-z]+[A-Z]|^i[A-Z]")
 HEXLIKE = re.compile(r"^(?=.*\d)[0-9a-fA-F]{8,}$|^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9]{16,}$")
@@ -71,6 +74,7 @@ class Lexicon:
     common_english: frozenset[str]  # lower-case words too common to be a name on their own
     han_words: frozenset[str]  # common Chinese words that are never names alone
     ambiguous: frozenset[str] = frozenset()  # dictionary names that are also common words (联想, 苹果)
+    known_english: frozenset[str] = frozenset()  # lower-case English words of any real frequency
 
 
 def discover(prose: str, known: list[Mention], lexicon: Lexicon, cut: Cut) -> tuple[list[Mention], list[Relation]]:
@@ -91,6 +95,7 @@ def discover(prose: str, known: list[Mention], lexicon: Lexicon, cut: Cut) -> tu
     known = _extend_versions(prose, known, lexicon, relations)
     taken = _Spans(known)
     _people(prose, lexicon, add)
+    _title_sequences(prose, lexicon, add)
     _latin_names(prose, lexicon, add, taken)
     _organizations(prose, lexicon, add, cut)
     _quoted(prose, lexicon, add)
@@ -137,7 +142,13 @@ def _extend_versions(prose: str, known: list[Mention], lexicon: Lexicon, relatio
             out.append(mention)
             continue
         match = VERSION.match(prose, mention.end)
-        if match and _is_version(prose, match, mention):
+        modifier = MODIFIER_AFTER.match(prose, mention.end) if mention.surface[-1:].isascii() else None
+        if modifier and not (match and _is_version(prose, match, mention)):
+            end = modifier.end()
+            surface = prose[mention.start:end].strip()
+            out.append(Mention(surface=surface, kind=PRODUCT, start=mention.start, end=end, sentence=mention.sentence))
+            relations.append(Relation(subject=surface, predicate="version_of", object=mention.key or mention.surface))
+        elif match and _is_version(prose, match, mention):
             end = match.end()
             surface = prose[mention.start:end].strip()
             out.append(Mention(surface=surface, kind=PRODUCT, start=mention.start, end=end, sentence=mention.sentence))
@@ -163,8 +174,22 @@ def _is_version(prose: str, match: re.Match, mention: Mention) -> bool:
     return True
 
 
+def _title_sequences(prose: str, lexicon: Lexicon, add) -> None:
+    """`Advanced Voice Mode`, `Stability AI`, `Dream Machine`: capitalised words in a row inside Chinese text."""
+    for match in TITLE_SEQUENCE.finditer(prose):
+        words = match.group().split()
+        if words[0] in lexicon.given_names or not _in_chinese_context(prose, match.start(), match.end()):
+            continue
+        if all(name_key(w) in lexicon.noise for w in words):
+            continue
+        if words[-1] in ORG_WORDS or ORG_CUE_AFTER.match(prose, match.end()):
+            add(match.group(), ORGANIZATION, match.start(), match.end())
+        elif PRODUCT_CUE_AFTER.match(prose, match.end()):
+            add(match.group(), PRODUCT, match.start(), match.end())
+
+
 def _latin_names(prose: str, lexicon: Lexicon, add, taken: _Spans) -> None:
-    """Product names in Latin script: versions, inner capitals, or rare words used repeatedly."""
+    """Product names in Latin script: versions, inner capitals, or rare words."""
     words = [m for m in LATIN_WORD.finditer(prose) if taken.free(m.start(), m.end())]
     rare_counts = Counter(m.group() for m in words if _rare_capitalised(m.group(), lexicon))
     for match in words:
@@ -179,7 +204,7 @@ def _latin_names(prose: str, lexicon: Lexicon, add, taken: _Spans) -> None:
             add(word, PRODUCT, match.start(), match.end())
         elif CAMEL.search(word) or ("-" in word and word[0].isupper() and not word.isupper() and not _all_common(word, lexicon)):
             add(word, PRODUCT, match.start(), match.end())
-        elif rare_counts.get(word, 0) >= 2 or (word in rare_counts and PRODUCT_CUE_AFTER.match(prose, match.end())):
+        elif word in rare_counts and (rare_counts[word] >= 2 or word.lower() not in lexicon.known_english or PRODUCT_CUE_AFTER.match(prose, match.end())):
             kind = ORGANIZATION if ORG_CUE_AFTER.match(prose, match.end()) else PRODUCT
             add(word, kind, match.start(), match.end())
         elif word in rare_counts and ORG_CUE_AFTER.match(prose, match.end()):

@@ -24,6 +24,8 @@ from kg.text import clean, sentence_at
 
 # How many of the most frequent English words count as "too common to be a name on its own".
 COMMON_ENGLISH_WORDS = 20_000
+# ... and how many count as real English words (a capitalised word outside them is a name even once).
+KNOWN_ENGLISH_WORDS = 60_000
 # Chinese dictionary matches this short are checked against jieba's segmentation.
 SHORT_HAN = 3
 # After a one-letter name (X), what makes it a platform rather than a letter.
@@ -91,7 +93,8 @@ def build_lexicon(dictionary: Dictionary) -> Lexicon:
         return [ln.strip() for ln in resource.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
 
     known = {name_key(s) for s, _ in dictionary.spellings()}
-    common_english = frozenset(w for w in top_n_list("en", COMMON_ENGLISH_WORDS) if w.isalpha() and w not in known)
+    english = [w for w in top_n_list("en", KNOWN_ENGLISH_WORDS) if w.isalpha() and w not in known]
+    common_english = frozenset(english[:COMMON_ENGLISH_WORDS])
     import jieba
 
     han_words: set[str] = set()
@@ -107,6 +110,7 @@ def build_lexicon(dictionary: Dictionary) -> Lexicon:
         given_names=frozenset(lines("given_names.txt")),
         surnames=tuple(surnames),
         common_english=common_english,
+        known_english=frozenset(english),
         han_words=frozenset(han_words - han_spellings),
         ambiguous=frozenset(s for s, e in dictionary.spellings() if e.needs_context and s in han_words and len(s) <= 2),
     )
