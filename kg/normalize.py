@@ -43,7 +43,7 @@ def name_key(name: str) -> str:
     return name.translate(_FOLD)
 
 
-def fold_text(text: str) -> tuple[str, list[int] | np.ndarray]:
+def fold_text(text: str) -> tuple[str, list[int]]:
     """Fold `text` as name_key does; return (folded, origin) with origin[i] = index in text of folded[i].
 
     Fast path: when every character folds to at most one character (nearly always), the origin
@@ -55,7 +55,7 @@ def fold_text(text: str) -> tuple[str, list[int] | np.ndarray]:
     kept = np.fromiter((_FOLD[c] is not None for c in unique.tolist()), dtype=bool, count=len(unique))
     origin = np.nonzero(kept[inverse])[0]
     if len(origin) == len(folded):
-        return folded, origin
+        return folded, origin.tolist()
     return _fold_slow(text)
 
 
