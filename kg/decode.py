@@ -34,8 +34,10 @@ SAMPLE_BYTES = 1 << 16
 # U+FFFE/U+FFFF. Carriage returns are line ends and are converted before this runs.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
 
-# A text with more control characters than this share of its characters is binary.
+# A text with more control characters than this share of its characters (and more than a few) is
+# binary; a handful of stray ones in a note are removed and reported instead.
 _BINARY_CONTROL_SHARE = 0.05
+_STRAY_CONTROLS = 8
 
 # Share of the ideographs of a GB18030 reading that must be GB2312 (common) characters. Big5 or
 # Shift-JIS bytes read as GB18030 give rare ideographs and private-use characters instead.
@@ -103,8 +105,13 @@ def _decode_with_nuls(raw: bytes) -> tuple[str, str, list[str]]:
         return utf16
     stripped = raw.rstrip(b"\x00")
     if stripped and b"\x00" not in stripped:
-        text, encoding, repairs = _decode(stripped)
-        return text, encoding, [f"ends with {len(raw) - len(stripped)} NUL bytes; removed them", *repairs]
+        padding = f"ends with {len(raw) - len(stripped)} NUL bytes; removed them"
+        try:
+            return stripped.decode("utf-8"), "utf-8", [padding]
+        except UnicodeDecodeError:
+            text = _gb18030(stripped)
+            if text is not None:
+                return text, "gb18030", [padding]
     raise BinaryFileError("contains NUL bytes (a binary file)")
 
 
@@ -182,4 +189,4 @@ def _looks_binary(sample: str) -> bool:
     if not sample:
         return False
     controls = len(_CONTROL.findall(sample))
-    return controls > _BINARY_CONTROL_SHARE * len(sample)
+    return controls > max(_STRAY_CONTROLS, _BINARY_CONTROL_SHARE * len(sample))
