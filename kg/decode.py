@@ -51,6 +51,7 @@ _CLEARLY_MESSIER = 0.08
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 
 _IDEOGRAPH_OR_PRIVATE = re.compile("[\u3400-\u9fff\uf900-\ufaff\ue000-\uf8ff]")
+_CHINESE_PUNCTUATION = re.compile("[\u2010-\u206f\u3000-\u303f\uff00-\uffef]")
 
 
 class BinaryFileError(ValueError):
@@ -172,9 +173,14 @@ def _gb18030(raw: bytes) -> str | None:
         text = raw.decode("gb18030")
     except UnicodeDecodeError:
         return None
-    ideographs = [c for c in text[:SAMPLE_BYTES] if _IDEOGRAPH_OR_PRIVATE.match(c)]
+    sample = text[:SAMPLE_BYTES]
+    ideographs = [c for c in sample if _IDEOGRAPH_OR_PRIVATE.match(c)]
+    if not ideographs:  # only punctuation, as in `，。`: every non-ASCII character must be Chinese punctuation
+        wide = [c for c in sample if ord(c) > 0x7F]
+        plausible = bool(wide) and all(_CHINESE_PUNCTUATION.match(c) and _is_gb2312(c) for c in wide)
+        return text if plausible else None
     common = sum(1 for c in ideographs if _is_gb2312(c))
-    return text if ideographs and common >= _GB2312_SHARE * len(ideographs) else None
+    return text if common >= _GB2312_SHARE * len(ideographs) else None
 
 
 def _is_gb2312(char: str) -> bool:
