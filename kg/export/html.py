@@ -1,67 +1,210 @@
 """The interactive view: one self-contained HTML page built with pyvis, no network needed.
 
-Positions are computed in Python and physics is off, so the page is still as soon as it is drawn.
+pyvis holds the nodes, edges and options and renders them through our own template
+(kg/templates/graph.html), which inlines vis-network from the pyvis package and our CSS/JS, and
+keeps pyvis's page globals `network`, `nodes` and `edges`. Positions come from kg.layout and physics
+is off, so the page is still as soon as it is drawn, at thousands of nodes.
+
+Safety: every string from a note reaches the page only as JSON inside a script element (with `<`
+escaped) or as an autoescaped template value; the page's script puts it into the DOM with
+textContent, and vis-network shows string tooltips as text.
 """
 
 from __future__ import annotations
 
-import re
+import math
+from pathlib import Path
 
 import networkx as nx
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+import pyvis
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 from pyvis.network import Network
 
-from kg.model import NODE_KINDS
+from kg.layout import force_layout, projection
+from kg.model import ARTICLE, NODE_KINDS, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 
-COLOURS = {
-    "article": "#4e79a7",
-    "topic": "#59a14f",
-    "product": "#f28e2b",
-    "organization": "#e15759",
-    "person": "#b07aa1",
-    "source": "#9c755f",
+# How each kind looks: colour and vis-network shape.
+KIND_STYLE = {
+    ARTICLE: ("#4e79a7", "dot"),
+    TOPIC: ("#59a14f", "diamond"),
+    PRODUCT: ("#f28e2b", "square"),
+    ORGANIZATION: ("#e15759", "triangle"),
+    PERSON: ("#b07aa1", "star"),
+    SOURCE: ("#9c755f", "hexagon"),
+}
+KIND_NAMES = {
+    ARTICLE: "article 文章",
+    TOPIC: "topic 主题",
+    PRODUCT: "product 产品",
+    ORGANIZATION: "organization 机构",
+    PERSON: "person 人物",
+    SOURCE: "source 来源",
 }
 
-_CDN_TAG = re.compile(r"<(link|script)\b[^>]*\b(?:href|src)=\"https?://[^\"]*\"[^>]*>(?:\s*</script>)?", re.S)
+# How each relation is drawn: colour, dashes, arrow.
+EDGE_STYLE = {
+    "about": ("#8cb87f", False, False),
+    "mentions": ("#f5b06b", [6, 4], False),
+    "author": ("#c9a6c0", [2, 3], False),
+    "source": ("#c4ae9f", [2, 6], False),
+    "related": ("#59a14f", False, False),
+    "broader": ("#2f6f2a", False, True),
+    "links_to": ("#4e79a7", False, True),
+    "made_by": ("#e15759", False, True),
+    "version_of": ("#f28e2b", [8, 3], True),
+    "co_mention": ("#bbbbbb", [1, 4], False),
+}
+
+# Ten well-separated colours for communities, repeated; small communities are grey.
+COMMUNITY_COLOURS = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#17becf",
+)
+SMALL_COMMUNITY = "#cccccc"
+
+PIXELS_PER_UNIT = 45  # layout units (neighbour spacing) to canvas pixels
+LABEL_LENGTH = 24  # longer labels are shortened on the canvas; the panel shows them whole
+MAX_CO_MENTIONS = 3000  # strongest co-mention edges kept for the optional overlay
 
 
-def layout(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]:
-    simple = nx.Graph(graph.to_undirected(as_view=True))
-    return nx.spring_layout(simple, seed=7, iterations=50) if len(simple) else {}
+def render(graph: nx.MultiDiGraph, *, max_nodes: int | None = None, **_: object) -> str:
+    """The page for `graph`; with `max_nodes`, only the best-connected nodes, saying what was left out."""
+    shown, left_out = _select(graph, max_nodes)
+    view = graph.subgraph(shown).copy() if left_out else graph
+    simple = projection(view)
+    positions = force_layout(simple)
+    community = _communities(simple)
+    order = sorted(view.nodes)
+    index = {node: i for i, node in enumerate(order)}
 
+    net = Network(height="100%", width="100%", directed=True, cdn_resources="in_line", heading="")
+    for node in order:
+        net.nodes.append(_vis_node(node, view.nodes[node], positions[node]))
+    details, edges, co_mentions = _page_data(view, order, index, community)
+    for i, (u, v, relation) in enumerate((e[0], e[1], e[2]) for e in edges):
+        colour, dashes, arrow = EDGE_STYLE[relation]
+        edge = {"id": i, "from": order[u], "to": order[v], "relation": relation, "color": colour, "dashes": dashes}
+        if arrow:
+            edge["arrows"] = "to"
+        net.edges.append(edge)
+    net.options = _options(len(order), len(edges))
+    sizes: dict[int, int] = {}
+    for c in community.values():
+        sizes[c] = sizes.get(c, 0) + 1
+    palette = [COMMUNITY_COLOURS[c % len(COMMUNITY_COLOURS)] if sizes[c] >= 3 else SMALL_COMMUNITY for c in sorted(sizes)]
 
-def render(graph: nx.MultiDiGraph, **_: object) -> str:
-    net = Network(height="100vh", width="100%", directed=True, cdn_resources="in_line", heading="")
-    net.templateEnv = Environment(
-        loader=FileSystemLoader(net.templateEnv.loader.searchpath), autoescape=select_autoescape(default=True)
+    env = _environment()
+    env.globals.update(
+        kg_data={"nodes": details, "edges": edges, "co_mentions": co_mentions, "community_colours": palette},
+        vis_options=net.options,
+        kinds=[(kind, KIND_NAMES[kind], *KIND_STYLE[kind]) for kind in NODE_KINDS],
+        relations=[(rel, colour, bool(dashes)) for rel, (colour, dashes, _arrow) in EDGE_STYLE.items()],
+        totals={"nodes": len(graph), "edges": sum(1 for *_e, k in graph.edges(keys=True) if k != "co_mention")},
+        shown={"nodes": len(order), "edges": len(edges)},
+        left_out=left_out,
+        max_nodes=max_nodes,
     )
-    net.template = net.templateEnv.get_template("template.html")
-    positions = layout(graph)
-    scale = 60 * max(len(graph), 1) ** 0.5
-    for node in sorted(graph.nodes):
-        data = graph.nodes[node]
-        x, y = positions.get(node, (0.0, 0.0))
-        net.nodes.append(
-            {
-                "id": node,
-                "label": data["label"],
-                "title": f"{data['label']} ({data['kind']})",
-                "color": COLOURS[data["kind"]],
-                "kind": data["kind"],
-                "x": round(float(x) * scale, 2),
-                "y": round(float(y) * scale, 2),
-                "shape": "dot",
-                "size": 8 + min(int(data.get("articles", 1)), 30),
-            }
-        )
-    for u, v, key in sorted(graph.edges(keys=True)):
-        if key == "co_mention":
+    net.templateEnv = env
+    net.path = "graph.html"
+    return net.generate_html()
+
+
+def _environment() -> Environment:
+    """Autoescaping Jinja environment: our templates first, then pyvis's (for the inlined vis-network)."""
+    env = Environment(
+        loader=ChoiceLoader([PackageLoader("kg", "templates"), FileSystemLoader(str(Path(pyvis.__file__).parent / "templates"))]),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    # tojson escapes < > & ' so no note text can close a script element; keep CJK as is (half the size).
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False, "separators": (",", ":")}
+    return env
+
+
+def _select(graph: nx.MultiDiGraph, max_nodes: int | None) -> tuple[list[str], dict[str, int]]:
+    """The nodes to draw and, per kind, how many were left out: the best-connected `max_nodes` win."""
+    if max_nodes is None or max_nodes >= len(graph):
+        return sorted(graph.nodes), {}
+    simple = projection(graph)
+    ranked = sorted(graph.nodes, key=lambda n: (-simple.degree(n), n))
+    keep = sorted(ranked[: max(max_nodes, 0)])
+    left_out: dict[str, int] = {}
+    for node in ranked[max(max_nodes, 0) :]:
+        kind = graph.nodes[node]["kind"]
+        left_out[kind] = left_out.get(kind, 0) + 1
+    return keep, dict(sorted(left_out.items()))
+
+
+def _communities(simple: nx.Graph) -> dict[str, int]:
+    """node -> community number (0 = largest), from Louvain with a fixed seed."""
+    if simple.number_of_edges() == 0:
+        return {node: i for i, node in enumerate(sorted(simple.nodes))}
+    found = nx.community.louvain_communities(simple, weight="weight", seed=7)
+    ranked = sorted((sorted(c) for c in found), key=lambda c: (-len(c), c[0]))
+    return {node: i for i, members in enumerate(ranked) for node in members}
+
+
+def _vis_node(node: str, data: dict, position: tuple[float, float]) -> dict:
+    kind = data["kind"]
+    colour, shape = KIND_STYLE[kind]
+    label = data["label"]
+    short = label if len(label) <= LABEL_LENGTH else label[: LABEL_LENGTH - 1] + "…"
+    articles = int(data.get("articles", 0))
+    tooltip = f"{label}\n{kind}" + (f" · {data['date']}" if data.get("date") else "") + (f" · {articles} articles" if kind != ARTICLE else "")
+    return {
+        "id": node,
+        "label": short,
+        "title": tooltip,
+        "kind": kind,
+        "color": colour,
+        "shape": shape,
+        "size": 8 if kind == ARTICLE else round(8 + 5 * math.log2(1 + articles), 1),
+        "x": round(position[0] * PIXELS_PER_UNIT, 1),
+        "y": round(position[1] * PIXELS_PER_UNIT, 1),
+    }
+
+
+def _page_data(view: nx.MultiDiGraph, order: list[str], index: dict[str, int], community: dict[str, int]) -> tuple[list, list, list]:
+    """What the page script needs beyond vis: node details, drawn edges, strongest co-mentions."""
+    details = []
+    for node in order:
+        data = view.nodes[node]
+        entry = {"id": node, "kind": data["kind"], "label": data["label"], "community": community.get(node, 0)}
+        for name in ("aliases", "authors", "tags"):
+            if data.get(name):
+                entry[name] = list(data[name])
+        for name in ("date", "updated", "url", "source", "path", "note"):
+            if data.get(name):
+                entry[name] = str(data[name])
+        if data["kind"] != ARTICLE:
+            entry["articles"] = int(data.get("articles", 0))
+        details.append(entry)
+    edges: list = []
+    co_mentions: list = []
+    for u, v, relation, data in sorted(view.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2])):
+        if relation == "co_mention":
+            co_mentions.append([index[u], index[v], int(data.get("weight", 1))])
             continue
-        net.edges.append({"from": u, "to": v, "title": key, "arrows": "to"})
-    net.toggle_physics(False)
-    page = net.generate_html()
-    page = _CDN_TAG.sub("", page)
-    legend = "".join(
-        f'<span style="color:{COLOURS[kind]}">&#9679; {kind}</span> ' for kind in NODE_KINDS
-    )
-    return page.replace("<body>", f'<body>\n<div id="legend">{legend}</div>', 1)
+        if relation not in EDGE_STYLE:
+            continue
+        edge = [index[u], index[v], relation]
+        if relation == "mentions":
+            evidence = [str(e.get("sentence", "")) for e in data.get("evidence", [])]
+            edge += [int(data.get("count", len(evidence))), evidence]
+        edges.append(edge)
+    co_mentions.sort(key=lambda e: (-e[2], e[0], e[1]))
+    return details, edges, sorted(c for c in co_mentions[:MAX_CO_MENTIONS] if c[2] >= 2)
+
+
+def _options(n_nodes: int, n_edges: int) -> dict:
+    """vis-network options: no physics, straight edges, fast interaction on big graphs."""
+    big = n_nodes + n_edges > 4000
+    return {
+        "physics": {"enabled": False},
+        "layout": {"improvedLayout": False},
+        "edges": {"smooth": False, "width": 1, "selectionWidth": 2, "arrows": {"to": {"scaleFactor": 0.5}}},
+        "nodes": {"font": {"size": 14, "face": "sans-serif"}, "borderWidth": 1},
+        "interaction": {"hover": True, "tooltipDelay": 150, "hideEdgesOnDrag": big, "hideEdgesOnZoom": big, "multiselect": False},
+    }
+
+
+__all__ = ["render", "KIND_STYLE", "EDGE_STYLE", "COMMUNITY_COLOURS", "SMALL_COMMUNITY"]
