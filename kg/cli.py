@@ -56,9 +56,10 @@ def cli() -> None:
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Extract on this Dask scheduler (tcp://host:8786) instead.")
 @click.option("--no-cache", is_flag=True, help="Extract every note again; do not read or write OUT/.kg-cache.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Keep the extraction cache here  [default: OUT/.kg-cache]")
+@click.option("--max-nodes", type=click.IntRange(min=1), default=None, help="Draw at most N nodes in graph.html (the best connected); the page says what was left out.")
 def build(
     vault: Path, out: Path, dictionaries: tuple[Path, ...], strict: bool, quiet: bool,
-    jobs: int | None, scheduler: str | None, no_cache: bool, cache_dir: Path | None,
+    jobs: int | None, scheduler: str | None, no_cache: bool, cache_dir: Path | None, max_nodes: int | None,
 ) -> None:
     """Read VAULT (default: seeds) and write graph.ttl, graph.html, graph.json, graph.graphml, report.json to OUT."""
     from kg.build import build_vault, problem_order
@@ -69,6 +70,7 @@ def build(
             result = build_vault(
                 vault, out, dictionaries=dictionaries, progress=progress,
                 jobs=jobs, scheduler=scheduler, cache=not no_cache, cache_dir=cache_dir,
+                options={"max_nodes": max_nodes},
             )
     except KgError as error:
         fail(error)
