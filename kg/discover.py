@@ -43,6 +43,7 @@ VERSION = re.compile(r"(\s?)([vV]?\d+(?:\.\d+)*(?:[a-zA-Z](?![a-zA-Z]))?)((?:[\s
 LATIN_WORD = re.compile(r"(?<![A-Za-z0-9._+\-])[A-Za-z][A-Za-z0-9]*(?:[.\-_+][A-Za-z0-9]+)*")
 TITLE_SEQUENCE = re.compile(r"(?<![A-Za-z0-9.\-])(?:[A-Z][a-z0-9]+|[A-Z]{2,4})(?: (?:[A-Z][a-z0-9]+|[A-Z]{2,4}|AI|of|for|and|the)){1,3}(?![A-Za-z0-9\-])")
 ORG_WORDS = frozenset("Labs Lab Inc Research Studio Studios University Institute Team Foundation Group Corp Company Technologies Academy College School Capital Ventures Media News Times Post".split())
+SIZE = re.compile(r"\d{2,}(?:\.\d+)?[kKmMgGtT]")
 CODE_LIKE = re.compile(r"\.(?!js\b|ai\b|io\b)[a-z]{2,}\b|_|\.(?:mp4|mp3|png|jpe?g|gif|py|txt|md|json|html?)$", re.I)
 CAMEL = re.compile(r"[a-z][A-Z]|^[A-Z][a-z]+[A-Z]|^i[A-Z]")
 HEXLIKE = re.compile(r"^(?=.*\d)[0-9a-fA-F]{8,}$|^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9]{16,}$")
@@ -54,11 +55,24 @@ KEEP_SUFFIX = frozenset({"实验室", "研究院", "研究所", "大学", "学�
 PERSON_ROLE_BEFORE = re.compile(
     rf"(?:CEO|CTO|COO|创始人|联合创始人|创办人|首席执行官|首席科学家|首席技术官|董事长|总裁|总经理|副总裁|负责人|教授|研究员|科学家|工程师|作者|主编|院士|图灵奖得主)\s*[:：]?\s*"
 )
+AUX_CHARS = frozenset("会也就都曾又还却则便才已正将要能可在对把被给跟和与是说这那")
+GENERIC_ORG_STEMS = frozenset(
+    "中国 美国 英国 日本 韩国 法国 德国 印度 俄罗斯 加拿大 欧洲 亚洲 全球 国内 国外 海外 西方 东方 世界 国际 全国 各大 知名 顶尖 "
+    "师范 理工 工业 农业 医科 财经 政法 交通 电子 外国语 艺术 体育 传媒 人工智能 科技 技术 英文 中文 纳米".split()
+)
 FUNCTION_CHARS = frozenset("的了是在和与及把被从对于这那家个位该由给向让一些也都还就很更最不没我你他她它们")
 HAN_ONLY = re.compile(f"[{HAN}]+")
 NAME_BEFORE = frozenset("和与及、的是被向对跟给让请由据说")
 PERSON_CUE = re.compile(r"(?:说|教授|博士|老师|先生|女士|院士|表示|认为|指出|透露|曾说|曾经说|坦言|强调|在推特|在X上|发推|说道|称)")
-TRANSLIT = re.compile(rf"[{HAN}]{{1,6}}·[{HAN}]{{1,8}}(?:·[{HAN}]{{1,8}})?")
+# Characters of Chinese transliterations of foreign names (Xinhua's table, the common part).
+TRANSLIT_CHARS = (
+    "阿埃艾爱安昂奥巴拜班邦贝本比彼毕波伯博布查达戴丹道德登迪蒂丁东杜多厄恩尔法凡范菲费芬丰弗福富盖甘冈戈格哥"
+    "古瓜圭果哈海汉豪赫黑亨洪胡华怀惠霍基吉加贾简杰金卡凯坎康考柯科克肯库夸奎拉莱赖兰朗劳勒雷蕾里理利莉丽连"
+    "林琳卢鲁路伦罗洛马玛迈麦曼芒梅门蒙米明莫默姆穆纳娜奈南内尼妮涅宁纽努诺欧帕派潘庞佩彭皮珀普齐奇恰乔切钦"
+    "琼丘萨塞赛桑瑟森沙莎善尚舍施什史斯松苏索塔泰坦汤唐特提廷图托瓦万旺威韦维温沃乌伍西希锡夏谢辛休许雅亚"
+    "扬耶伊因英尤于约詹泽扎佐祖茨蒂山姆夫娅琪薇茜萝瑞露丝黛婷茵鲍勃基门盖茨伯纳乔治珍妮玛丽凯瑟琳艾米文森"
+)
+TRANSLIT = re.compile(f"[{TRANSLIT_CHARS}]{{1,5}}·[{TRANSLIT_CHARS}]{{1,6}}(?:·[{TRANSLIT_CHARS}]{{1,6}})?(?![{TRANSLIT_CHARS}])")
 WESTERN = re.compile(r"(?<![A-Za-z])([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\s([A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z]\.)(?:\s([A-Z][a-z]+))?(?![A-Za-z])")
 MAKER_BETWEEN = re.compile(r"^\s*(?:的|家的|旗下的?|最新的?|新的?|发布了?|推出了?|开源了?|上线了?|更新了?|官宣了?|发布的|推出的|开源的)\s*(?:新的?|最新的?|全新的?)?\s*$")
 QUOTED = re.compile(rf"[「“《]([^」”》\n]{{2,20}})[」”》]")
@@ -74,7 +88,9 @@ class Lexicon:
     common_english: frozenset[str]  # lower-case words too common to be a name on their own
     han_words: frozenset[str]  # common Chinese words that are never names alone
     ambiguous: frozenset[str] = frozenset()  # dictionary names that are also common words (联想, 苹果)
-    known_english: frozenset[str] = frozenset()  # lower-case English words of any real frequency
+    known_english: frozenset[str] = frozenset()  # lower-case words of English (and other European languages)
+    han_known: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()  # folded dictionary spellings  # Chinese words jieba knows with some frequency, proper or not
 
 
 def discover(prose: str, known: list[Mention], lexicon: Lexicon, cut: Cut) -> tuple[list[Mention], list[Relation]]:
@@ -160,8 +176,8 @@ def _extend_versions(prose: str, known: list[Mention], lexicon: Lexicon, relatio
 
 def _is_version(prose: str, match: re.Match, mention: Mention) -> bool:
     number = match.group(2)
-    if re.fullmatch(r"(?:19|20)\d\d", number) or len(number) > 8:
-        return False  # a year or an id
+    if re.fullmatch(r"(?:19|20)\d\d", number) or len(number) > 8 or SIZE.fullmatch(number):
+        return False  # a year, an id, or a size (100k context, 32G memory)
     if match.group(1) and not mention.surface[-1:].isascii() and "." not in number and not number[:1] in "vV":
         return False  # `即梦 2` across a space is more often a count; `可灵 1.6` is a version
     end = match.end()
@@ -204,11 +220,28 @@ def _latin_names(prose: str, lexicon: Lexicon, add, taken: _Spans) -> None:
             add(word, PRODUCT, match.start(), match.end())
         elif CAMEL.search(word) or ("-" in word and word[0].isupper() and not word.isupper() and not _all_common(word, lexicon)):
             add(word, PRODUCT, match.start(), match.end())
+        elif word in rare_counts and _is_typo(word, lexicon):
+            continue
         elif word in rare_counts and (rare_counts[word] >= 2 or word.lower() not in lexicon.known_english or PRODUCT_CUE_AFTER.match(prose, match.end())):
             kind = ORGANIZATION if ORG_CUE_AFTER.match(prose, match.end()) else PRODUCT
             add(word, kind, match.start(), match.end())
         elif word in rare_counts and ORG_CUE_AFTER.match(prose, match.end()):
             add(word, ORGANIZATION, match.start(), match.end())
+
+
+def _is_typo(word: str, lexicon: Lexicon) -> bool:
+    """`Pormpt`, `OpneAI`, `Minimun`: one edit away from a common word or a known name (long words only)."""
+    word = word.lower()
+    if len(word) < 6:
+        return False
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = {a + b[1:] for a, b in splits if b}
+    edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    edits |= {a + c + b[1:] for a, b in splits if b for c in letters}
+    edits |= {a + c + b for a, b in splits for c in letters}
+    edits.discard(word)
+    return any(e in lexicon.common_english or e in lexicon.noise or e in lexicon.names for e in edits)
 
 
 def _all_common(word: str, lexicon: Lexicon) -> bool:
@@ -221,7 +254,7 @@ def _is_version_for_word(prose: str, version: re.Match, word: str, lexicon: Lexi
     if word.isupper() and len(word) <= 1:
         return False
     number = version.group(2)
-    if re.fullmatch(r"(?:19|20)\d\d", number) or len(number) > 8:
+    if re.fullmatch(r"(?:19|20)\d\d", number) or len(number) > 8 or SIZE.fullmatch(number):
         return False
     end = version.end()
     if end < len(prose) and (is_latin_word_char(prose[end]) or prose[end] in "-"):
@@ -264,7 +297,9 @@ def _in_chinese_context(prose: str, start: int, end: int) -> bool:
 
 def _people(prose: str, lexicon: Lexicon, add) -> None:
     for match in TRANSLIT.finditer(prose):
-        add(match.group(), PERSON, match.start(), match.end())
+        left = match.group().split("·", 1)[0]
+        if len(left) >= 2 or not (match.start() and "\u3400" <= prose[match.start() - 1] <= "\u9fff"):
+            add(match.group(), PERSON, match.start(), match.end())
     for match in WESTERN.finditer(prose):
         if match.group(1) in lexicon.given_names and match.group(2) not in lexicon.given_names | {"I"}:
             add(match.group(), PERSON, match.start(), match.end())
@@ -283,6 +318,8 @@ def _people(prose: str, lexicon: Lexicon, add) -> None:
             start = end - length
             name = prose[max(start, 0):end]
             if start < 0 or not HAN_ONLY.fullmatch(name) or not _is_surname_start(name, lexicon):
+                continue
+            if name[-1] in AUX_CHARS or name[:2] in lexicon.han_words:
                 continue
             if start > 0 and "\u3400" <= prose[start - 1] <= "\u9fff" and prose[start - 1] not in NAME_BEFORE:
                 continue
@@ -313,7 +350,7 @@ def _organizations(prose: str, lexicon: Lexicon, add, cut: Cut) -> None:
     for match in ORG_SUFFIX.finditer(prose):
         suffix = match.group(2)
         stem = _proper_tail(match.group(1), lexicon, cut)
-        if len(stem) < 2:
+        if len(stem) < 2 or stem in GENERIC_ORG_STEMS or (suffix not in KEEP_SUFFIX - {"科技"} and stem in lexicon.han_known):
             continue
         start = match.end(1) - len(stem)
         if suffix in KEEP_SUFFIX:

@@ -26,6 +26,13 @@ from kg.text import clean, sentence_at
 COMMON_ENGLISH_WORDS = 20_000
 # ... and how many count as real English words (a capitalised word outside them is a name even once).
 KNOWN_ENGLISH_WORDS = 60_000
+# Capitalised words of these languages are not product names either (Weihnachten, Joyeux).
+OTHER_LANGUAGES = ("de", "fr", "es", "it", "pt", "nl")
+OTHER_LANGUAGE_WORDS = 20_000
+# A Chinese word jieba has seen this often is a common word, whatever its (unreliable) tag says.
+COMMON_HAN_FREQUENCY = 1_000
+# ... and this often, a word that is no new company's name (纳米 in 纳米科技).
+KNOWN_HAN_FREQUENCY = 100
 # Chinese dictionary matches this short are checked against jieba's segmentation.
 SHORT_HAN = 3
 # After a one-letter name (X), what makes it a platform rather than a letter.
@@ -95,22 +102,31 @@ def build_lexicon(dictionary: Dictionary) -> Lexicon:
     known = {name_key(s) for s, _ in dictionary.spellings()}
     english = [w for w in top_n_list("en", KNOWN_ENGLISH_WORDS) if w.isalpha() and w not in known]
     common_english = frozenset(english[:COMMON_ENGLISH_WORDS])
+    european = {w for lang in OTHER_LANGUAGES for w in top_n_list(lang, OTHER_LANGUAGE_WORDS) if w.isalpha() and w not in known}
     import jieba
 
     han_words: set[str] = set()
+    han_known: set[str] = set()
     han_spellings = {s for s, _ in dictionary.spellings() if has_cjk(s)}
     with resources.files(jieba).joinpath("dict.txt").open("rb") as handle:
         for raw in handle:
             parts = raw.decode("utf-8").split()
-            if len(parts) == 3 and 2 <= len(parts[0]) <= 4 and parts[2] in _COMMON_TAGS:
+            if len(parts) != 3 or not 2 <= len(parts[0]) <= 4:
+                continue
+            frequency = int(parts[1])
+            if parts[2] in _COMMON_TAGS or frequency >= COMMON_HAN_FREQUENCY:
                 han_words.add(parts[0])
+            if frequency >= KNOWN_HAN_FREQUENCY:
+                han_known.add(parts[0])
     surnames = sorted(lines("surnames.txt"), key=lambda s: (-len(s), s))
     return Lexicon(
         noise=dictionary.noise,
         given_names=frozenset(lines("given_names.txt")),
         surnames=tuple(surnames),
         common_english=common_english,
-        known_english=frozenset(english),
+        known_english=frozenset(english) | frozenset(european),
+        han_known=frozenset(han_known - han_spellings),
+        names=frozenset(known),
         han_words=frozenset(han_words - han_spellings),
         ambiguous=frozenset(s for s, e in dictionary.spellings() if e.needs_context and s in han_words and len(s) <= 2),
     )
