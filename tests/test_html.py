@@ -1,0 +1,132 @@
+"""graph.html without a browser: offline, escaped, deterministic, pyvis globals, --max-nodes, the layout."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from conftest import run_kg
+from kg.export.html import render
+from kg.layout import force_layout, projection
+
+HOSTILE = "<img src=x onerror=window.__pwned=1>"
+
+
+def small_graph() -> nx.MultiDiGraph:
+    """An article mentioning a product made by an organization, a topic, an author, a source; one hostile title."""
+    g = nx.MultiDiGraph()
+    g.add_node("article:a.md", kind="article", label=HOSTILE, path="a.md", date="2025-03-26", url="javascript:alert(1)", authors=["</script><script>window.__pwned=1</script>"], tags=[], aliases=[])
+    g.add_node("article:b.md", kind="article", label="第二篇", path="b.md", date="2024-01-02", authors=[], tags=[], aliases=[])
+    g.add_node("product:GPT-4o", kind="product", label="GPT-4o", aliases=["GPT4o"], articles=2)
+    g.add_node("organization:OpenAI", kind="organization", label="OpenAI", aliases=[], articles=0)
+    g.add_node("topic:AI", kind="topic", label="AI", aliases=[], articles=1)
+    g.add_node("person:x", kind="person", label='"><script>window.__pwned=1</script>', aliases=[], articles=1)
+    g.add_node("source:微信公众号", kind="source", label="微信公众号", aliases=[], articles=1)
+    g.add_edge("article:a.md", "product:GPT-4o", key="mentions", count=2, evidence=[{"sentence": "GPT-4o </script> 上线。", "start": 0, "end": 6}])
+    g.add_edge("article:b.md", "product:GPT-4o", key="mentions", count=1, evidence=[{"sentence": "再谈 GPT-4o。", "start": 3, "end": 9}])
+    g.add_edge("product:GPT-4o", "organization:OpenAI", key="made_by")
+    g.add_edge("article:a.md", "topic:AI", key="about", count=1)
+    g.add_edge("article:a.md", "person:x", key="author")
+    g.add_edge("article:a.md", "source:微信公众号", key="source")
+    g.add_edge("product:GPT-4o", "organization:OpenAI", key="co_mention", weight=2)
+    return g
+
+
+def page_data(page: str) -> dict:
+    match = re.search(r'<script type="application/json" id="kg-data">(.*?)</script>', page, re.S)
+    assert match, "the page embeds its data as JSON"
+    return json.loads(match.group(1))
+
+
+def test_page_is_offline_and_self_contained() -> None:
+    page = render(small_graph())
+    assert not re.search(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=", page, re.I), "no external resource"
+    assert "cdnjs" not in page and "jsdelivr" not in page and "bootstrap" not in page.lower()
+    assert "default-src 'none'" in page  # and the browser is told to refuse any request
+    assert "vis.Network" in page and len(page) > 400_000  # vis-network is inlined
+
+
+def test_pyvis_globals_are_kept() -> None:
+    page = render(small_graph())
+    for name in ("network", "nodes", "edges"):
+        assert re.search(rf"\bvar {name} = ", page), name
+
+
+def test_note_text_never_appears_as_markup() -> None:
+    page = render(small_graph())
+    assert HOSTILE not in page
+    assert "<script>window.__pwned" not in page
+    assert page.count("</script>") == 4  # the template's four script elements: no note text closes one
+    data = page_data(page)
+    labels = {n["label"] for n in data["nodes"]}
+    assert HOSTILE in labels  # the text itself survives, as data
+
+
+def test_every_node_and_drawn_edge_is_on_the_page() -> None:
+    graph = small_graph()
+    data = page_data(render(graph))
+    assert sorted(n["id"] for n in data["nodes"]) == sorted(graph.nodes)
+    assert len(data["edges"]) == sum(1 for *_e, k in graph.edges(keys=True) if k != "co_mention")
+    mention = next(e for e in data["edges"] if e[2] == "mentions" and data["nodes"][e[0]]["id"] == "article:b.md")
+    assert mention[4] == ["再谈 GPT-4o。"]
+    order = sorted(graph.nodes)
+    assert data["co_mentions"] == [[order.index("product:GPT-4o"), order.index("organization:OpenAI"), 2]]
+
+
+def test_render_is_deterministic() -> None:
+    assert render(small_graph()) == render(small_graph())
+
+
+def test_max_nodes_keeps_the_best_connected_and_says_what_was_left_out() -> None:
+    graph = small_graph()
+    page = render(graph, max_nodes=3)
+    data = page_data(page)
+    assert len(data["nodes"]) == 3
+    assert "product:GPT-4o" in {n["id"] for n in data["nodes"]}
+    status = re.search(r'<span id="status">(.*?)</span>', page, re.S).group(1)
+    assert "left out by --max-nodes 3" in status and "of 7 nodes" in status
+
+
+def test_layout_is_deterministic_spread_and_finite() -> None:
+    graph = nx.MultiDiGraph()
+    for i in range(300):
+        graph.add_edge(f"a:{i}", f"t:{i % 17}", key="about")
+        graph.add_edge(f"a:{i}", f"p:{(i * 7) % 40}", key="mentions")
+    graph.add_node("lonely")
+    first = force_layout(projection(graph))
+    assert first == force_layout(projection(graph))
+    assert set(first) == set(graph.nodes)
+    points = list(first.values())
+    assert all(math.isfinite(x) and math.isfinite(y) for x, y in points)
+    assert len(set(points)) == len(points)  # no two nodes on the same spot
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    assert max(xs) - min(xs) > 5 and max(ys) - min(ys) > 5
+
+
+def test_projection_leaves_out_co_mentions() -> None:
+    simple = projection(small_graph())
+    assert simple.has_edge("product:GPT-4o", "organization:OpenAI")  # by made_by
+    assert simple.edges["product:GPT-4o", "organization:OpenAI"]["weight"] == 1.0
+    assert not simple.has_edge("article:a.md", "article:b.md")
+
+
+def test_cli_max_nodes(tmp_path: Path, seed_out: Path) -> None:
+    out = tmp_path / "out"
+    run_kg("build", str(Path(__file__).resolve().parent.parent / "seeds"), "-o", str(out), "-q", "--max-nodes", "4", check=True)
+    data = page_data((out / "graph.html").read_text(encoding="utf-8"))
+    assert len(data["nodes"]) == 4
+    assert len(page_data((seed_out / "graph.html").read_text(encoding="utf-8"))["nodes"]) > 4
+    bad = run_kg("build", "seeds", "-o", str(tmp_path / "x"), "--max-nodes", "0")
+    assert bad.returncode == 2
+
+
+@pytest.mark.parametrize("name", ["graph.html"])
+def test_seed_page_is_byte_identical_across_builds(tmp_path: Path, seed_out: Path, name: str) -> None:
+    out = tmp_path / "again"
+    run_kg("build", str(Path(__file__).resolve().parent.parent / "seeds"), "-o", str(out), "-q", check=True)
+    assert (out / name).read_bytes() == (seed_out / name).read_bytes()
