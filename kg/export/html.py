@@ -62,7 +62,7 @@ COMMUNITY_COLOURS = (
 )
 SMALL_COMMUNITY = "#cccccc"
 
-PIXELS_PER_UNIT = 45  # layout units (neighbour spacing) to canvas pixels
+PIXELS_PER_UNIT = 80  # layout units (neighbour spacing) to canvas pixels
 LABEL_LENGTH = 24  # longer labels are shortened on the canvas; the panel shows them whole
 MAX_CO_MENTIONS = 3000  # strongest co-mention edges kept for the optional overlay
 
