@@ -22,7 +22,6 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import kg
@@ -43,7 +42,6 @@ class CacheStats:
     notices: list[str] = field(default_factory=list)
 
 
-@lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """kg's version and a digest of its source and data files, so any change to the code invalidates rows."""
     root = Path(kg.__file__).resolve().parent
@@ -55,10 +53,10 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def note_key(note: Note, dictionary_digest: str) -> str:
-    """The cache key of one note: its full content as read, kg's code, the dictionary."""
+def note_key(note: Note, dictionary_digest: str, *, code: str | None = None) -> str:
+    """The cache key of one note: its full content as read, kg's code (`code_fingerprint()`), the dictionary."""
     digest = hashlib.sha256()
-    digest.update(code_fingerprint().encode() + b"\0" + dictionary_digest.encode() + b"\0")
+    digest.update((code or code_fingerprint()).encode() + b"\0" + dictionary_digest.encode() + b"\0")
     # repr of a frozen dataclass of str/tuple fields is deterministic and covers every field.
     digest.update(repr(note).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
@@ -71,10 +69,11 @@ class ExtractionCache:
         self.folder = Path(folder)
         self.path = self.folder / CACHE_FILE
         self.dictionary_digest = dictionary_digest
+        self.code = code_fingerprint()
         self.stats = CacheStats()
 
     def key(self, note: Note) -> str:
-        return note_key(note, self.dictionary_digest)
+        return note_key(note, self.dictionary_digest, code=self.code)
 
     def load(self, notes: Iterable[Note]) -> tuple[dict[str, Extraction], dict[str, str]]:
         """(hits by path, keys of every note by path). Any trouble reading means fewer hits, never an error."""

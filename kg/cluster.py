@@ -17,9 +17,6 @@ from kg.errors import ExtractionError
 from kg.extract import Matcher, build_matcher
 from kg.model import Extraction, Note
 
-# Seconds to wait for the scheduler before giving up.
-CONNECT_TIMEOUT = 30
-
 # On each worker: one matcher per dictionary digest, built on the first batch and reused after.
 _MATCHERS: dict[str, Matcher] = {}
 
@@ -42,7 +39,8 @@ def extract_on_cluster(
     from kg.parallel import chunks
 
     try:
-        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        # How long to wait for the scheduler is Dask's own setting, distributed.comm.timeouts.connect.
+        client = Client(address, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         error = ExtractionError(f"cannot reach the Dask scheduler at {address} ({exc})")
         error.hint = "start one with `dask scheduler` and `dask worker ADDRESS`, or build without --scheduler"
@@ -54,7 +52,8 @@ def extract_on_cluster(
         batches = list(chunks(notes, chunk))
         futures = client.map(_cluster_chunk, batches, dictionary=shared, pure=False)
         try:
-            for _, results in as_completed(futures, with_results=True):
+            for future in as_completed(futures, loop=client.loop):
+                results = future.result()
                 out.update(results)
                 progress(len(results))
         except Exception as exc:  # noqa: BLE001 - a remote failure arrives as whatever the worker raised

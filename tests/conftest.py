@@ -43,6 +43,25 @@ def run_kg(*args: str, cwd: Path | None = None, check: bool = False) -> subproce
     return proc
 
 
+def corpus_subset(dest: Path, *, articles: int) -> Path:
+    """A small real vault in `dest`: the first `articles` articles of the sample corpus and all its topic notes."""
+    vault = need_corpus()
+    blog = sorted(p for p in (vault / "01-博客").rglob("*.md"))[:articles]
+    for path in [*blog, *sorted((vault / "00-元语").rglob("*.md"))]:
+        target = dest / path.relative_to(vault)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return dest
+
+
+OUTPUT_FILES = ("graph.ttl", "graph.html", "graph.json", "graph.graphml", "report.json")
+
+
+def read_outputs(out: Path) -> dict[str, bytes]:
+    """Every output file of a build, as bytes, to compare builds exactly."""
+    return {name: (out / name).read_bytes() for name in OUTPUT_FILES}
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     return need_corpus()

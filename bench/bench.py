@@ -1,0 +1,207 @@
+"""Benchmark `kg build` on a vault against the floor of any jieba-based builder, measured in the same run.
+
+    python bench/bench.py VAULT [--jobs N] [--work DIR] [--no-verify] [--stages] [--json FILE]
+
+Prints, for VAULT (copied first into a scratch folder, so the vault itself is never touched):
+  floor        read every note, python-frontmatter parse, one jieba.lcut of each body, one process,
+               a fresh jieba.Tokenizer initialised first (the least any jieba-based builder does)
+  cold         `kg build` into an empty folder (no cache), with --jobs N (default: every core)
+  unchanged    a rebuild with nothing changed (everything from the cache)
+  one edit     a rebuild after one note is edited (a paragraph appended)
+  one new      a rebuild after one note is added
+  peak memory  the largest total RSS of the build's process tree (parent + workers), sampled every 20 ms
+and notes/s, characters/s and cold / floor. Every figure is wall time of a fresh `python` process,
+imports included, for kg and for the floor alike. With verification (default) it also builds the
+edited vault clean (--no-cache) and checks the incremental outputs are byte-identical.
+`--stages` adds a per-stage breakdown (read, dictionary, extract, graph, each format, write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+OUTPUTS = ("graph.ttl", "graph.html", "graph.json", "graph.graphml", "report.json")
+SUFFIXES = (".md", ".markdown", ".txt")
+
+
+def floor(vault: Path) -> dict[str, float]:
+    """The jieba floor, in this process: returns seconds for init and for the loop, notes and characters."""
+    import frontmatter
+    import jieba
+
+    started = time.perf_counter()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    ready = time.perf_counter()
+    notes = chars = tokens = 0
+    for path in sorted(p for p in vault.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()):
+        post = frontmatter.loads(path.read_text(encoding="utf-8-sig", errors="replace"))
+        tokens += len(tokenizer.lcut(post.content))
+        notes += 1
+        chars += len(post.content)
+    return {"init": ready - started, "loop": time.perf_counter() - ready, "notes": notes, "chars": chars, "tokens": tokens}
+
+
+def stages(vault: Path, out: Path, jobs: int | None) -> dict[str, float]:
+    """Seconds per pipeline stage of one build, cold then with a warm cache, in this process."""
+    from kg.build import report_json, write_atomically
+    from kg.cache import CACHE_FOLDER, ExtractionCache
+    from kg.dictionary import load_dictionary
+    from kg.export import formats
+    from kg.graph import build_graph
+    from kg.parallel import extract_all
+    from kg.read import read_vault
+
+    times: dict[str, float] = {}
+
+    def timed(name: str, work):  # noqa: ANN001, ANN202 - a tiny local helper
+        started = time.perf_counter()
+        value = work()
+        times[name] = round(time.perf_counter() - started, 3)
+        return value
+
+    notes, problems = timed("read", lambda: read_vault(vault))
+    dictionary = timed("dictionary", lambda: load_dictionary(()))
+    shutil.rmtree(out / CACHE_FOLDER, ignore_errors=True)
+    cache = ExtractionCache(out / CACHE_FOLDER, dictionary_digest=dictionary.digest)
+    timed("extract (cold)", lambda: extract_all(notes, dictionary, jobs=jobs, cache=cache))
+    cache = ExtractionCache(out / CACHE_FOLDER, dictionary_digest=dictionary.digest)
+    extractions = timed("extract (cached)", lambda: extract_all(notes, dictionary, jobs=jobs, cache=cache))
+    graph = timed("graph", lambda: build_graph(notes, extractions, dictionary))
+    contents = {}
+    for fmt in formats().values():
+        contents[fmt.filename] = timed(f"render {fmt.filename}", lambda fmt=fmt: fmt.render(graph))
+    contents["report.json"] = report_json(problems)
+    timed("write", lambda: write_atomically(out, contents))
+    return times
+
+
+def run(command: list[str]) -> tuple[float, int, str]:
+    """(wall seconds, peak total RSS in bytes of the process tree, stdout) of one command; exits if it fails."""
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        started = time.perf_counter()
+        process = psutil.Popen(command, stdout=stdout, stderr=stderr, text=True)
+        peak = 0
+        while process.poll() is None:
+            try:
+                tree = [process, *process.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree))
+            except psutil.Error:  # a worker ended between listing and measuring
+                pass
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        stdout.seek(0)
+        stderr.seek(0)
+        if process.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} exited {process.returncode}:\n{stderr.read()[-4000:]}")
+        return seconds, peak, stdout.read()
+
+
+def kg_build(vault: Path, out: Path, *extra: str) -> dict:
+    seconds, peak, _ = run([sys.executable, "-m", "kg", "build", str(vault), "-o", str(out), "-q", *extra])
+    return {"seconds": seconds, "peak_rss": peak}
+
+
+def same_outputs(left: Path, right: Path) -> bool:
+    return all(filecmp.cmp(left / name, right / name, shallow=False) for name in OUTPUTS)
+
+
+def edit_one(vault: Path) -> Path:
+    """Append a paragraph to the middle note (sorted by path); returns it."""
+    notes = sorted(p for p in vault.rglob("*") if p.suffix.lower() in SUFFIXES)
+    note = notes[len(notes) // 2]
+    with open(note, "a", encoding="utf-8") as handle:
+        handle.write("\n\n补充：本段为基准测试追加的一段文字，提到 OpenAI 与 ChatGPT。\n")
+    return note
+
+
+def add_one(vault: Path) -> Path:
+    note = vault / "基准测试新增笔记.md"
+    note.write_text("---\n标题: 基准测试新增笔记\n发布日期: 2025-01-01\n作者: 测试\n---\n\n新增一篇提到 Claude 的笔记。[[AI]]\n", encoding="utf-8")
+    return note
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("vault", type=Path)
+    parser.add_argument("--jobs", type=int, default=None, help="kg build --jobs (default: every core)")
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one, removed after)")
+    parser.add_argument("--no-verify", action="store_true", help="skip the clean build that checks incremental outputs")
+    parser.add_argument("--stages", action="store_true", help="also time each pipeline stage")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--floor-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--stages-only", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.floor_only:
+        print(json.dumps(floor(args.vault)))
+        return
+    if args.stages_only:
+        print(json.dumps(stages(args.vault, args.stages_only, args.jobs)))
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="kg-bench-", dir=args.work))
+    try:
+        figures = measure(args.vault, scratch, jobs=args.jobs, verify=not args.no_verify, with_stages=args.stages)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    show(figures)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def measure(source: Path, scratch: Path, *, jobs: int | None, verify: bool, with_stages: bool) -> dict:
+    vault, out = scratch / "vault", scratch / "out"
+    shutil.copytree(source, vault, ignore=shutil.ignore_patterns(".*"))
+    jobs_args = ["--jobs", str(jobs)] if jobs else []
+    figures: dict = {"vault": str(source), "cores": len(os.sched_getaffinity(0)), "jobs": jobs or len(os.sched_getaffinity(0))}
+    floor_wall, floor_peak, report = run([sys.executable, __file__, "--floor-only", str(vault)])
+    figures["floor"] = {"seconds": floor_wall, "peak_rss": floor_peak, **json.loads(report)}
+    figures["cold"] = kg_build(vault, out, *jobs_args)
+    figures["unchanged"] = kg_build(vault, out, *jobs_args)
+    edited = edit_one(vault)
+    figures["one_edit"] = {**kg_build(vault, out, *jobs_args), "note": edited.relative_to(vault).as_posix()}
+    add_one(vault)
+    figures["one_new"] = kg_build(vault, out, *jobs_args)
+    if verify:
+        clean = scratch / "clean"
+        kg_build(vault, clean, "--no-cache", *jobs_args)
+        figures["incremental_identical_to_clean"] = same_outputs(out, clean)
+    if with_stages:
+        stage_out = scratch / "stages"
+        proc = subprocess.run([sys.executable, __file__, str(vault), "--stages-only", str(stage_out), *jobs_args], capture_output=True, text=True, check=True)
+        figures["stages"] = json.loads(proc.stdout)
+    notes, chars = figures["floor"]["notes"], figures["floor"]["chars"]
+    cold = figures["cold"]["seconds"]
+    figures["notes_per_s"] = notes / cold
+    figures["chars_per_s"] = chars / cold
+    figures["cold_over_floor"] = cold / figures["floor"]["seconds"]
+    figures["edit_over_cold"] = figures["one_edit"]["seconds"] / cold
+    return figures
+
+
+def show(f: dict) -> None:
+    mib = 1024 * 1024
+    print(f"vault {f['vault']}: {f['floor']['notes']} notes, {f['floor']['chars']:,} characters; {f['cores']} cores, --jobs {f['jobs']}")
+    print(f"  floor (jieba)     {f['floor']['seconds']:7.2f} s  (init {f['floor']['init']:.2f} s, read+parse+lcut {f['floor']['loop']:.2f} s)  peak {f['floor']['peak_rss'] / mib:6.0f} MiB")
+    for key, label in (("cold", "cold build"), ("unchanged", "rebuild, no change"), ("one_edit", "rebuild, one edit"), ("one_new", "rebuild, one new")):
+        print(f"  {label:<17} {f[key]['seconds']:7.2f} s  peak {f[key]['peak_rss'] / mib:6.0f} MiB")
+    print(f"  cold: {f['notes_per_s']:.0f} notes/s, {f['chars_per_s']:,.0f} characters/s; cold / floor = {f['cold_over_floor']:.2f}; one edit / cold = {f['edit_over_cold']:.2f}")
+    if "incremental_identical_to_clean" in f:
+        print(f"  incremental outputs identical to a clean build: {'yes' if f['incremental_identical_to_clean'] else 'NO'}")
+    for name, seconds in f.get("stages", {}).items():
+        print(f"    stage {name:<22} {seconds:7.3f} s")
+
+
+if __name__ == "__main__":
+    main()

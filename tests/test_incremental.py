@@ -1,0 +1,122 @@
+"""The extraction cache: a rebuild re-extracts only changed notes and writes exactly what a clean build writes."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import corpus_subset, read_outputs, run_kg
+
+from kg.build import build_vault
+from kg.cache import CACHE_FILE, CACHE_FOLDER, note_key
+from kg.model import ARTICLE, TOPIC
+from kg.read import read_vault
+
+
+@pytest.fixture()
+def vault(tmp_path: Path) -> Path:
+    return corpus_subset(tmp_path / "vault", articles=24)
+
+
+def clean_build(vault: Path, out: Path, *extra: str) -> dict[str, bytes]:
+    """The reference: the real CLI, no cache."""
+    run_kg("build", str(vault), "-o", str(out), "-q", "--no-cache", "--jobs", "1", *extra, check=True)
+    assert not (out / CACHE_FOLDER).exists()
+    return read_outputs(out)
+
+
+def first_article(vault: Path) -> Path:
+    return sorted((vault / "01-博客").rglob("*.md"))[0]
+
+
+def test_editing_one_note_reextracts_only_it_and_matches_a_clean_build(vault, tmp_path):
+    out = tmp_path / "out"
+    first = build_vault(vault, out, jobs=1)
+    total = len(first.notes)
+    assert (first.cache.hits, first.cache.misses) == (0, total)
+    before = read_outputs(out)
+
+    again = build_vault(vault, out, jobs=1)
+    assert (again.cache.hits, again.cache.misses) == (total, 0)
+    assert read_outputs(out) == before
+
+    note = first_article(vault)
+    text = note.read_text(encoding="utf-8")
+    note.write_text(text.replace("## 摘要", "## 摘要\n\n本文也比较了 Anthropic 的 Claude 与 Google 的 Gemini。\n", 1), encoding="utf-8")
+    edited = build_vault(vault, out, jobs=1)
+    assert (edited.cache.hits, edited.cache.misses) == (total - 1, 1)
+    assert edited.cache.notices == []
+    after = read_outputs(out)
+    assert after != before, "the edit must show in the outputs, or this test proves nothing"
+    assert after == clean_build(vault, tmp_path / "clean")
+
+
+def test_added_and_removed_notes(vault, tmp_path):
+    out = tmp_path / "out"
+    total = len(build_vault(vault, out, jobs=1).notes)
+    (vault / "01-博客" / "新笔记.md").write_text("---\n标题: 新笔记\n作者: 某人\n---\n\n微软和 OpenAI 合作。[[00-元语/AI]]\n", encoding="utf-8")
+    added = build_vault(vault, out, jobs=1)
+    assert (added.cache.hits, added.cache.misses) == (total, 1)
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean-added")
+
+    gone = first_article(vault)
+    gone.unlink()
+    removed = build_vault(vault, out, jobs=1)
+    assert (removed.cache.hits, removed.cache.misses, removed.cache.pruned) == (total, 0, 1)
+    with sqlite3.connect(out / CACHE_FOLDER / CACHE_FILE) as db:
+        paths = {row[0] for row in db.execute("SELECT path FROM extraction")}
+    assert gone.relative_to(vault).as_posix() not in paths and len(paths) == total
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean-removed")
+
+
+def test_a_damaged_cache_file_is_discarded_and_the_build_goes_on(vault, tmp_path):
+    out = tmp_path / "out"
+    build_vault(vault, out, jobs=1)
+    (out / CACHE_FOLDER / CACHE_FILE).write_bytes(b"this is not a database" * 100)
+    proc = run_kg("build", str(vault), "-o", str(out), "--jobs", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "kg: cache:" in proc.stderr and "damaged" in proc.stderr and CACHE_FILE in proc.stderr
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
+    healed = build_vault(vault, out, jobs=1)
+    assert healed.cache.misses == 0 and healed.cache.notices == []
+
+
+def test_an_unreadable_entry_is_extracted_again(vault, tmp_path):
+    out = tmp_path / "out"
+    build_vault(vault, out, jobs=1)
+    path = first_article(vault).relative_to(vault).as_posix()
+    with sqlite3.connect(out / CACHE_FOLDER / CACHE_FILE) as db:
+        db.execute("UPDATE extraction SET value = ? WHERE path = ?", (b"\x80\x05garbage", path))
+    result = build_vault(vault, out, jobs=1)
+    assert result.cache.misses == 1
+    assert any(path in notice and "unreadable" in notice for notice in result.cache.notices)
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
+
+
+def test_a_changed_dictionary_invalidates_every_entry(vault, tmp_path):
+    out = tmp_path / "out"
+    total = len(build_vault(vault, out, jobs=1).notes)
+    extra = tmp_path / "products.yaml"
+    extra.write_text("- name: 摘要模型\n  aliases: [一句话总结]\n", encoding="utf-8")
+    result = build_vault(vault, out, jobs=1, dictionaries=(extra,))
+    assert (result.cache.hits, result.cache.misses) == (0, total)
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean", "--dictionary", str(extra))
+
+
+def test_cache_dir_option_and_no_cache(vault, tmp_path):
+    out, elsewhere = tmp_path / "out", tmp_path / "cache"
+    run_kg("build", str(vault), "-o", str(out), "-q", "--jobs", "1", "--cache-dir", str(elsewhere), check=True)
+    assert (elsewhere / CACHE_FILE).is_file() and not (out / CACHE_FOLDER).exists()
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
+
+
+def test_the_key_covers_everything_read_from_a_note(vault):
+    notes, _ = read_vault(vault)
+    note = notes[0]
+    key = note_key(note, "d1")
+    assert note_key(note, "d1") == key
+    assert note_key(note, "d2") != key
+    for changed in (replace(note, kind=ARTICLE if note.kind == TOPIC else TOPIC), replace(note, title=note.title + "x"), replace(note, body=note.body + " "), replace(note, path="x/" + note.path)):
+        assert note_key(changed, "d1") != key
