@@ -38,6 +38,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
 # binary; a handful of stray ones in a note are removed and reported instead.
 _BINARY_CONTROL_SHARE = 0.05
 _STRAY_CONTROLS = 8
+_STRAY_NUL_SHARE = 0.01
 
 # Share of the ideographs of a GB18030 reading that must be GB2312 (common) characters. Big5 or
 # Shift-JIS bytes read as GB18030 give rare ideographs and private-use characters instead.
@@ -100,19 +101,25 @@ def _decode(raw: bytes) -> tuple[str, str, list[str]]:
 
 
 def _decode_with_nuls(raw: bytes) -> tuple[str, str, list[str]]:
-    """UTF-16 without a byte-order mark, text padded with NULs (a crashed save), or binary."""
+    """UTF-16 without a byte-order mark, text with stray NULs or NUL padding (a crashed save), or binary.
+
+    Stray NULs are rescued only when they are rare (or all at the end) and the rest is UTF-8 or
+    GB18030 text: a PNG or a zip has NULs everywhere and bytes that are neither.
+    """
     utf16 = _utf16_without_bom(raw)
     if utf16 is not None:
         return utf16
-    stripped = raw.rstrip(b"\x00")
-    if stripped and b"\x00" not in stripped:
-        padding = f"ends with {len(raw) - len(stripped)} NUL bytes; removed them"
+    rest = raw.replace(b"\x00", b"")
+    nuls = len(raw) - len(rest)
+    padding = rest == raw.rstrip(b"\x00")
+    if rest and (padding or nuls <= _STRAY_NUL_SHARE * len(raw)):
+        repair = f"{'ends with' if padding else 'contains'} {nuls} NUL bytes; removed them"
         try:
-            return stripped.decode("utf-8"), "utf-8", [padding]
+            return rest.decode("utf-8"), "utf-8", [repair]
         except UnicodeDecodeError:
-            text = _gb18030(stripped)
+            text = _gb18030(rest)
             if text is not None:
-                return text, "gb18030", [padding]
+                return text, "gb18030", [repair]
     raise BinaryFileError("contains NUL bytes (a binary file)")
 
 

@@ -113,10 +113,11 @@ def _resolve(path: Path) -> Path | None:
 
 
 def _rel(root: Path, path: Path) -> str:
-    """The vault-relative POSIX path, always valid Unicode.
+    """The vault-relative POSIX path as kg names the note: valid Unicode that every output can carry.
 
     A file name that is not UTF-8 (saved by an old Windows tool, unpacked from a GBK zip) arrives with
-    surrogate escapes, which no output can carry; it is read as GB18030 when that works.
+    surrogate escapes; it is read as GB18030 when that works. Control characters (a newline, an
+    escape) become U+FFFD: XML cannot hold them. read_note reports both.
     """
     rel = path.relative_to(root).as_posix()
     try:
@@ -127,7 +128,10 @@ def _rel(root: Path, path: Path) -> str:
             rel = raw.decode("gb18030")
         except UnicodeDecodeError:
             rel = raw.decode("utf-8", "replace")
-    return rel
+    return _NAME_CONTROL.sub("\ufffd", rel)
+
+
+_NAME_CONTROL = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
 
 
 def read_note(root: Path, path: Path) -> tuple[Note | None, list[Problem]]:
@@ -139,7 +143,7 @@ def read_note(root: Path, path: Path) -> tuple[Note | None, list[Problem]]:
     rel = _rel(root, path)
     problems = []
     if rel != path.relative_to(root).as_posix():
-        problems.append(Problem(rel, "file name is not UTF-8", "read it as GB18030 or with U+FFFD"))
+        problems.append(Problem(rel, "file name is not UTF-8 or holds control characters", "named the note with GB18030 or U+FFFD"))
     try:
         size = path.stat().st_size
         if size > MAX_NOTE_BYTES:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 from pathlib import Path
 
 # A few plain sentences for bodies, in the style of the vault (written for these tests).
@@ -36,6 +37,15 @@ IRI_BREAKERS = 'a b"<>{}|^`\\c'
 BIG_NOTE_BYTES = 2 * 1024 * 1024
 LONG_LINE_BYTES = 1024 * 1024
 OVER_LIMIT_BYTES = 65 * 1024 * 1024  # over kg.read.MAX_NOTE_BYTES; written sparse, costs no disk
+
+
+def kg_name(rel: str) -> str:
+    """The name kg gives a file: a GBK file name read as GB18030, control characters as U+FFFD."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        rel = os.fsencode(rel).decode("gb18030")
+    return re.sub("[\x00-\x1f\x7f\ufffe\uffff]", "\ufffd", rel)
 
 
 def body(n: int = 3, *, start: int = 0) -> str:
@@ -83,6 +93,7 @@ def make_hostile_vault(root: Path, *, big: bool = True) -> dict:
         {"title": "截断的笔记", "problem": "not UTF-8; replaced"})
     put("encoding/nul-padded.md", ("---\ntitle: 尾部空字节\n---\n" + body()).encode() + b"\0" * 512,
         {"title": "尾部空字节", "problem": "NUL bytes; removed"})
+    put("encoding/stray-nul.md", "---\ntitle: 中间的空字节\n---\n" + body(5) + "\0" + body(5), {"title": "中间的空字节", "problem": "contains 1 NUL bytes; removed"})
     put("encoding/control-chars.md", "---\ntitle: 控制\x01字符\n---\n正文\x0b里有\x1b控制字符。\n",
         {"title": "控制字符", "problem": "control character"})
     put("encoding/empty.md", b"", {"title": "empty"})
@@ -132,7 +143,8 @@ def make_hostile_vault(root: Path, *, big: bool = True) -> dict:
         f"url: 'javascript:alert(3)'\n发布日期: 2024-03-03\n---\n{SCRIPT}\n\n[[{IRI_BREAKERS.replace('|', '')}]] [[&quot;引号&quot;]]\n" + body(),
         {"title": SCRIPT, "authors": (ATTRIBUTE,)})
     put(f"hostile/{IRI_BREAKERS.replace(chr(92), '')}.md", f"---\ntitle: '{IRI_BREAKERS}'\n---\n" + body(), {"title": IRI_BREAKERS})
-    put("hostile/换行\n名字.md", "---\ntitle: 名字里有换行\n---\n" + body(), {"title": "名字里有换行"})
+    put("hostile/换行\n名字.md", "---\ntitle: 名字里有换行\n---\n" + body())
+    notes["hostile/换行\ufffd名字.md"] = {"title": "名字里有换行", "problem": "control characters"}
 
     # --- the walk ------------------------------------------------------------------------------------
     for rel in (".obsidian/workspace.md", ".git/notes.md", "node_modules/pkg/readme.md", ".trash/old.md", "sub/.hidden.md"):
