@@ -8,6 +8,7 @@ canonical name. Never from absolute paths or build order.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -24,6 +25,7 @@ PREFIXES = {"schema": SCHEMA, "skos": SKOS, "kg": KG, "xsd": XSD, "rdf": RDF, "r
 _SAFE_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure; an article's path is encoded once per mention
 def encode_segment(text: str) -> str:
     """`text` as one IRI path segment: letters and digits of any script kept, the rest %-encoded.
 
