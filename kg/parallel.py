@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -121,6 +122,7 @@ _WORKER_MATCHER: list[Matcher] = []
 
 
 def _start_worker(dictionary: Dictionary) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent handles it
     _WORKER_MATCHER[:] = [build_matcher(dictionary)]
 
 
@@ -136,12 +138,16 @@ def _extract_in_pool(notes: Sequence[Note], dictionary: Dictionary, *, jobs: int
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(dictionary,)) as pool:
             running: set[Future] = {pool.submit(_worker_chunk, chunk) for chunk in chunks(notes, _chunk_size(len(notes), workers))}
-            while running:
-                finished, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    results = future.result()
-                    out.update(results)
-                    progress(len(results))
+            try:
+                while running:
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        results = future.result()
+                        out.update(results)
+                        progress(len(results))
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)  # stop now, not after every queued chunk
+                raise
     except BrokenProcessPool as exc:
         error = ExtractionError(f"a worker process died while extracting ({exc})")
         error.hint = "the machine may be out of memory: try fewer workers with --jobs, or --jobs 1"
