@@ -111,8 +111,8 @@ def table(solutions: ox.QuerySolutions, *, width: int = 120) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False, highlight=False, emoji=False, markup=False)
     console.print(grid)
-    console.print(f"{count} row{'s' if count != 1 else ''}")
-    return buffer.getvalue()
+    lines = [line.rstrip() for line in buffer.getvalue().splitlines()]
+    return "\n".join([*lines, f"{count} row{'s' if count != 1 else ''}"]) + "\n"
 
 
 def show(term: ox.NamedNode | ox.Literal | ox.BlankNode | None) -> str:
