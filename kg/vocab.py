@@ -30,7 +30,8 @@ def encode_segment(text: str) -> str:
     """`text` as one IRI path segment: letters and digits of any script kept, the rest %-encoded.
 
     Slashes are encoded too, so `../` in a title cannot climb out of its segment, and the result
-    is the same on every machine (NFC first).
+    is the same on every machine (NFC first). Distinct keys give distinct segments: `%` is encoded,
+    and the empty key gives the empty segment, which no other key can.
     """
     out = []
     for char in unicodedata.normalize("NFC", text):
@@ -39,9 +40,7 @@ def encode_segment(text: str) -> str:
         else:
             out.append("".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass")))
     segment = "".join(out)
-    if not segment:
-        return "_"
-    if segment.strip(".") == "":
+    if segment and segment.strip(".") == "":
         # `.` and `..` are dot-segments: some parsers would resolve them away, so encode them.
         return "%2E" * len(segment)
     return segment

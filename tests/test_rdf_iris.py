@@ -100,6 +100,10 @@ def test_all_three_parsers_read_hostile_and_random_iris_back_unchanged(tmp_path)
     assert by_rdflib == by_oxigraph == rapper_subjects(path) == set(iris)
 
 
+def test_empty_and_underscore_keys_differ():
+    assert len({encode_segment(k) for k in ("", "_", "%", "%25", ".", "%2E")}) == 6
+
+
 def test_dot_segments_stay_distinct_things(tmp_path):
     iris = [str(mint(DEFAULT_BASE, "topic", key)) for key in (".", "..", "x")]
     assert iris[0].endswith("/topic/%2E") and iris[1].endswith("/topic/%2E%2E")
