@@ -64,12 +64,15 @@ def stages(vault: Path, out: Path, jobs: int | None) -> dict[str, float]:
     from kg.parallel import extract_all
     from kg.read import read_vault
 
+    import resource
+
     times: dict[str, float] = {}
 
     def timed(name: str, work):  # noqa: ANN001, ANN202 - a tiny local helper
         started = time.perf_counter()
         value = work()
         times[name] = round(time.perf_counter() - started, 3)
+        times[f"{name} peak MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # process peak so far
         return value
 
     notes, problems = timed("read", lambda: read_vault(vault))
@@ -199,8 +202,10 @@ def show(f: dict) -> None:
     print(f"  cold: {f['notes_per_s']:.0f} notes/s, {f['chars_per_s']:,.0f} characters/s; cold / floor = {f['cold_over_floor']:.2f}; one edit / cold = {f['edit_over_cold']:.2f}")
     if "incremental_identical_to_clean" in f:
         print(f"  incremental outputs identical to a clean build: {'yes' if f['incremental_identical_to_clean'] else 'NO'}")
-    for name, seconds in f.get("stages", {}).items():
-        print(f"    stage {name:<22} {seconds:7.3f} s")
+    stages = f.get("stages", {})
+    for name, seconds in stages.items():
+        if not name.endswith("MiB"):
+            print(f"    stage {name:<22} {seconds:7.3f} s   (process peak after it: {stages[name + ' peak MiB']} MiB)")
 
 
 if __name__ == "__main__":
