@@ -17,13 +17,13 @@ Everything is a pure function of the text and the Matcher's data; no global stat
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from kg.model import ORGANIZATION, PERSON, PRODUCT, Mention, Relation
 from kg.normalize import is_latin_word_char, name_key
-from kg.text import sentence_at
 
 HAN = "\u3400-\u9fff"
 
@@ -37,7 +37,7 @@ MODIFIERS = frozenset(
 MODIFIER_AFTER = re.compile(r"(?:[ -](?:" + "|".join(sorted(MODIFIERS - {"base", "next", "air", "edge", "deep", "fast", "high", "low", "small", "medium", "large", "chat", "vision", "hd"})) + r"))+(?![A-Za-z0-9])", re.I)
 # A number followed by one of these is a quantity, not a version (`ChatGPT 3 次`).
 MEASURE = re.compile(r"\s*(?:次|个|张|天|年|月|日|号|分钟|分|秒|小时|元|美元|块|刀|倍|万|亿|千|百|%|％|人|条|篇|页|款|种|位|家|台|帧|步|点|楼|层|轮|周|岁|代|期|集|章|节|行|字|MB|GB|KB|TB|ms|s\b|K\b|k\b)")
-VERSION = re.compile(r"(\s?)([vV]?\d+(?:\.\d+)*(?:[a-zA-Z](?![a-zA-Z]))?)((?:[\s-](?:" + "|".join(sorted(MODIFIERS)) + r")\b)*)", re.I)
+VERSION = re.compile(r"([ \t]?)([vV]?\d+(?:\.\d+)*(?:[a-zA-Z](?![a-zA-Z]))?)((?:[ \t-](?:" + "|".join(sorted(MODIFIERS)) + r")\b)*)", re.I)
 
 # A Latin-script word inside Chinese text (letters, digits, inner - . _ +).
 LATIN_WORD = re.compile(r"(?<![A-Za-z0-9._+\-])[A-Za-z][A-Za-z0-9]*(?:[.\-_+][A-Za-z0-9]+)*")
@@ -73,7 +73,7 @@ TRANSLIT_CHARS = (
     "扬耶伊因英尤于约詹泽扎佐祖茨蒂山姆夫娅琪薇茜萝瑞露丝黛婷茵鲍勃基门盖茨伯纳乔治珍妮玛丽凯瑟琳艾米文森"
 )
 TRANSLIT = re.compile(f"[{TRANSLIT_CHARS}]{{1,5}}·[{TRANSLIT_CHARS}]{{1,6}}(?:·[{TRANSLIT_CHARS}]{{1,6}})?(?![{TRANSLIT_CHARS}])")
-WESTERN = re.compile(r"(?<![A-Za-z])([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\s([A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z]\.)(?:\s([A-Z][a-z]+))?(?![A-Za-z])")
+WESTERN = re.compile(r"(?<![A-Za-z])([A-Z][a-z]+(?:-[A-Z][a-z]+)?) ([A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z]\.)(?: ([A-Z][a-z]+))?(?![A-Za-z])")
 MAKER_BETWEEN = re.compile(r"^\s*(?:的|家的|旗下的?|最新的?|新的?|发布了?|推出了?|开源了?|上线了?|更新了?|官宣了?|发布的|推出的|开源的)\s*(?:新的?|最新的?|全新的?)?\s*$")
 QUOTED = re.compile(rf"[「“《]([^」”》\n]{{2,20}})[」”》]")
 
@@ -104,7 +104,7 @@ def discover(prose: str, known: list[Mention], lexicon: Lexicon, cut: Cut) -> tu
         if not surface or not taken.free(start, end) or name_key(surface) in lexicon.noise or len(name_key(surface)) < 2:
             return False
         taken.add(start, end)
-        found.append(Mention(surface=surface, kind=kind, start=start, end=end, sentence=sentence_at(prose, start, end)))
+        found.append(Mention(surface=surface, kind=kind, start=start, end=end, sentence=""))
         return True
 
     known = _drop_ambiguous(prose, known, lexicon)
@@ -140,11 +140,12 @@ class _Spans:
 def _drop_ambiguous(prose: str, known: list[Mention], lexicon: Lexicon) -> list[Mention]:
     """Keep `联想` or `苹果` only where context makes it a name, or where the note also uses another spelling."""
     unambiguous_keys = {m.key for m in known if m.surface not in lexicon.ambiguous}
+    products = _ProductStarts(known)
     out = []
     for mention in known:
         if mention.surface in lexicon.ambiguous and mention.key not in unambiguous_keys:
             after = prose[mention.end:mention.end + 12]
-            if not (ORG_CUE_AFTER.match(after) or PRODUCT_CUE_AFTER.match(after) or _makes_next(prose, mention.end, known)):
+            if not (ORG_CUE_AFTER.match(after) or PRODUCT_CUE_AFTER.match(after) or products.made_after(prose, mention.end)):
                 continue
         out.append(mention)
     return out
@@ -162,12 +163,12 @@ def _extend_versions(prose: str, known: list[Mention], lexicon: Lexicon, relatio
         if modifier and not (match and _is_version(prose, match, mention)):
             end = modifier.end()
             surface = prose[mention.start:end].strip()
-            out.append(Mention(surface=surface, kind=PRODUCT, start=mention.start, end=end, sentence=mention.sentence))
+            out.append(Mention(surface=surface, kind=PRODUCT, start=mention.start, end=end))
             relations.append(Relation(subject=surface, predicate="version_of", object=mention.key or mention.surface))
         elif match and _is_version(prose, match, mention):
             end = match.end()
             surface = prose[mention.start:end].strip()
-            out.append(Mention(surface=surface, kind=PRODUCT, start=mention.start, end=end, sentence=mention.sentence))
+            out.append(Mention(surface=surface, kind=PRODUCT, start=mention.start, end=end))
             relations.append(Relation(subject=surface, predicate="version_of", object=mention.key or mention.surface))
         else:
             out.append(mention)
@@ -404,7 +405,7 @@ def _short_forms(prose: str, mentions: list[Mention], taken: _Spans) -> list[Men
             if (start > 0 and (is_latin_word_char(prose[start - 1]) or prose[start - 1] in ".-")) or (end < len(prose) and is_latin_word_char(prose[end])):
                 continue
             taken.add(start, end)
-            out.append(Mention(surface=tail, kind=PRODUCT, start=start, end=end, sentence=sentence_at(prose, start, end), key=source.key or source.surface))
+            out.append(Mention(surface=tail, kind=PRODUCT, start=start, end=end, sentence="", key=source.key or source.surface))
     return out
 
 
@@ -413,22 +414,31 @@ def _type_by_context(prose: str, mentions: list[Mention]) -> list[Mention]:
     by_span: dict[tuple[int, int], list[Mention]] = {}
     for mention in mentions:
         by_span.setdefault((mention.start, mention.end), []).append(mention)
+    products = _ProductStarts(mentions)
     out = []
     for (start, end), group in sorted(by_span.items()):
         kinds = {m.kind for m in group}
         if len(group) > 1 and PRODUCT in kinds and ORGANIZATION in kinds:
-            want = ORGANIZATION if ORG_CUE_AFTER.match(prose, end) or _makes_next(prose, end, mentions) else PRODUCT
+            want = ORGANIZATION if ORG_CUE_AFTER.match(prose, end) or products.made_after(prose, end) else PRODUCT
             group = [m for m in group if m.kind == want] or group[:1]
         out.extend(group)
     return out
 
 
-def _makes_next(prose: str, end: int, mentions: list[Mention]) -> bool:
-    """Whether a product mention follows `end` across a maker phrase (`MiniMax 的海螺AI`)."""
-    for other in mentions:
-        if other.kind == PRODUCT and 0 < other.start - end <= 8 and MAKER_BETWEEN.match(prose[end:other.start]):
-            return True
-    return False
+class _ProductStarts:
+    """Where product mentions start, for `MiniMax 的海螺AI` checks in O(log n)."""
+
+    def __init__(self, mentions: list[Mention]) -> None:
+        self.starts = sorted({m.start for m in mentions if m.kind == PRODUCT})
+
+    def made_after(self, prose: str, end: int) -> bool:
+        """Whether a product mention follows `end` across a maker phrase."""
+        i = bisect_right(self.starts, end)
+        while i < len(self.starts) and self.starts[i] - end <= 8:
+            if MAKER_BETWEEN.match(prose[end:self.starts[i]]):
+                return True
+            i += 1
+        return False
 
 
 def _makers(prose: str, mentions: list[Mention]) -> list[Relation]:
@@ -438,5 +448,5 @@ def _makers(prose: str, mentions: list[Mention]) -> list[Relation]:
     for left, right in zip(ordered, ordered[1:]):
         if left.kind == ORGANIZATION and right.kind == PRODUCT and 0 <= right.start - left.end <= 8:
             if MAKER_BETWEEN.match(prose[left.end:right.start]):
-                relations.append(Relation(subject=right.key or right.surface, predicate="made_by", object=left.key or left.surface, sentence=right.sentence))
+                relations.append(Relation(subject=right.key or right.surface, predicate="made_by", object=left.key or left.surface))
     return relations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from importlib import resources
 
@@ -18,9 +18,9 @@ import ahocorasick
 
 from kg.dictionary import Dictionary, Entry
 from kg.discover import Lexicon, discover
-from kg.model import Extraction, Mention, Note
+from kg.model import EVIDENCE_PER_PAIR, Extraction, Mention, Note
 from kg.normalize import fold_text, has_cjk, is_latin_word_char, name_key
-from kg.text import clean, sentence_at
+from kg.text import Sentences, clean
 
 # How many of the most frequent English words count as "too common to be a name on its own".
 COMMON_ENGLISH_WORDS = 20_000
@@ -139,7 +139,25 @@ def extract(note: Note, matcher: Matcher) -> Extraction:
     mentions, relations = discover(prose, known, matcher.lexicon, matcher.cut)
     authors = {name_key(a) for a in note.authors}
     mentions = [m for m in mentions if name_key(m.key or m.surface) not in authors and name_key(m.surface) not in authors]
-    return Extraction(mentions=tuple(sorted(mentions, key=lambda m: (m.start, m.end, m.kind))), relations=tuple(sorted(set(relations))))
+    mentions = _with_evidence(sorted(mentions, key=lambda m: (m.start, m.end, m.kind)), Sentences(prose))
+    return Extraction(mentions=tuple(mentions), relations=tuple(sorted(set(relations))))
+
+
+def _with_evidence(mentions: list[Mention], sentences: Sentences) -> list[Mention]:
+    """Give each name's first EVIDENCE_PER_PAIR distinct sentences to its mentions; the rest carry none.
+
+    The graph keeps no more than that per (article, entity), so a long note's extraction stays small.
+    """
+    chosen: dict[tuple[str, str], set[str]] = {}
+    out = []
+    for mention in mentions:
+        seen = chosen.setdefault((mention.kind, name_key(mention.key or mention.surface)), set())
+        if len(seen) < EVIDENCE_PER_PAIR:
+            sentence = sentences.around(mention.start, mention.end)
+            seen.add(sentence)
+            mention = replace(mention, sentence=sentence)
+        out.append(mention)
+    return out
 
 
 def _dictionary_mentions(prose: str, matcher: Matcher) -> list[Mention]:
@@ -161,9 +179,8 @@ def _dictionary_mentions(prose: str, matcher: Matcher) -> list[Mention]:
     for start, end, entries in _leftmost_longest(hits):
         if end - start <= SHORT_HAN and has_cjk(prose[start:end]) and not _is_word(prose, start, end, matcher):
             continue
-        sentence = sentence_at(prose, start, end)
         for entry in entries:
-            mentions.append(Mention(surface=prose[start:end], kind=entry.kind, start=start, end=end, sentence=sentence, key=entry.name))
+            mentions.append(Mention(surface=prose[start:end], kind=entry.kind, start=start, end=end, sentence="", key=entry.name))
     return mentions
 
 

@@ -15,7 +15,7 @@ import networkx as nx
 
 from kg.dictionary import Dictionary
 from kg.links import parse_links
-from kg.model import ARTICLE, ORGANIZATION, PERSON, SOURCE, TOPIC, Extraction, Note
+from kg.model import ARTICLE, EVIDENCE_PER_PAIR, ORGANIZATION, PERSON, SOURCE, TOPIC, Extraction, Note
 from kg.read import LinkIndex
 from kg.resolve import entity_id, resolve
 
@@ -33,8 +33,6 @@ RELATIONS = {
     "co_mention": "entity -> entity named in the same articles; weight = number of articles",
 }
 
-# How many evidence sentences each (article, entity) pair keeps.
-EVIDENCE_PER_PAIR = 3
 
 
 def article_id(path: str) -> str:
@@ -120,7 +118,7 @@ def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionar
         evidence = []
         seen = set()
         for mention in mentions:
-            if mention.sentence in seen:
+            if not mention.sentence or mention.sentence in seen:
                 continue
             seen.add(mention.sentence)
             evidence.append({"sentence": mention.sentence, "start": mention.start, "end": mention.end})

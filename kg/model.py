@@ -16,6 +16,9 @@ ORGANIZATION = "organization"
 PERSON = "person"
 SOURCE = "source"
 
+# How many evidence sentences each (article, entity) pair keeps.
+EVIDENCE_PER_PAIR = 3
+
 NOTE_KINDS = (ARTICLE, TOPIC)
 ENTITY_KINDS = (PRODUCT, ORGANIZATION, PERSON)
 NODE_KINDS = (ARTICLE, TOPIC, PRODUCT, ORGANIZATION, PERSON, SOURCE)
@@ -134,7 +137,7 @@ class Mention:
     kind: str  # PRODUCT, ORGANIZATION or PERSON
     start: int  # character offsets of the surface in Note.body
     end: int
-    sentence: str
+    sentence: str = ""  # filled for the first few mentions of each name (see EVIDENCE_PER_PAIR)
     key: str = ""  # dictionary/canonical key when the extractor knew it, else ""
 
 

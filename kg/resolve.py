@@ -36,7 +36,9 @@ def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: D
     for path in sorted(extractions):
         for mention in extractions[path].mentions:
             if not _entry_for(mention, dictionary):
-                spelling_counts.setdefault((mention.kind, name_key(mention.surface)), Counter())[mention.surface] += 1
+                # A short form (`v1.5` for `CogVideoX v1.5`) carries the full name as its key.
+                spelling = mention.key or mention.surface
+                spelling_counts.setdefault((mention.kind, name_key(spelling)), Counter())[spelling] += 1
     canonical = {key: min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] for key, counts in spelling_counts.items()}
 
     def entity_for_entry(entry: Entry) -> Entity:
@@ -54,7 +56,7 @@ def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: D
             if entry is not None:
                 entity = entity_for_entry(entry)
             else:
-                name = canonical[(mention.kind, name_key(mention.surface))]
+                name = canonical[(mention.kind, name_key(mention.key or mention.surface))]
                 eid = entity_id(mention.kind, name)
                 entity = result.entities.setdefault(eid, Entity(key=name, kind=mention.kind, name=name))
             if mention.surface != entity.name:

@@ -7,6 +7,7 @@ by spaces of the same length, so a mention's offsets in the cleaned text are off
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 # Trailing sections that only list links (关联主题, 相关词条, References ...).
 LINK_SECTIONS = re.compile(r"^#{1,6}\s*(关联主题|相关主题|相关词条|相关文档|相关文章|相关阅读|延伸阅读|相关链接|参考链接|参考资料|参考文献|引用|links|related|references|see also)\s*$", re.I | re.M)
@@ -25,43 +26,48 @@ _NON_PROSE = [
 ]
 
 
+_NOT_NEWLINE = re.compile(r"[^\n]+")
+
+
+def _blank(text: str) -> str:
+    return _NOT_NEWLINE.sub(lambda m: " " * len(m.group()), text)
+
+
 def clean(body: str) -> str:
-    """`body` with non-prose spans blanked; same length as `body`."""
-    chars = list(body)
-    cut = LINK_SECTIONS.search(body)
+    """`body` with non-prose spans blanked; same length as `body`, newlines kept."""
+    view = body
+    cut = LINK_SECTIONS.search(view)
     if cut is not None:
-        for i in range(cut.start(), len(chars)):
-            if chars[i] != "\n":
-                chars[i] = " "
-        body_view = "".join(chars)
-    else:
-        body_view = body
+        view = view[: cut.start()] + _blank(view[cut.start():])
     for pattern in _NON_PROSE:
-        for match in pattern.finditer(body_view):
-            for i in range(match.start(), match.end()):
-                if chars[i] != "\n":
-                    chars[i] = " "
-        body_view = "".join(chars)
-    return body_view
+        view = pattern.sub(lambda m: _blank(m.group()), view)
+    return view
 
 
-_SENTENCE_END = re.compile(r"[。！？!?；;\n]|\.(?=\s)|…{1,2}")
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]|\.(?=\s)|…")
+_TRIM = "。！？!?；;.…"
 
 MAX_SENTENCE = 240
 
 
-def sentence_at(text: str, start: int, end: int) -> str:
-    """The sentence of `text` around [start, end), stripped and at most MAX_SENTENCE characters."""
-    left = start
-    while left > 0 and start - left < MAX_SENTENCE and not _SENTENCE_END.match(text, left - 1):
-        left -= 1
-    right = end
-    while right < len(text) and right - end < MAX_SENTENCE and not _SENTENCE_END.match(text, right):
-        right += 1
-    if right < len(text) and text[right] in "。！？!?；;.…":
-        right += 1
-    sentence = " ".join(text[left:right].split())
-    sentence = sentence.lstrip("*#>-·• ").strip()
-    if len(sentence) > MAX_SENTENCE:
-        sentence = sentence[:MAX_SENTENCE] + "…"
-    return sentence
+class Sentences:
+    """Sentence boundaries of one text, found once; `around` gives the sentence of a span."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+
+    def around(self, start: int, end: int) -> str:
+        """The sentence around [start, end), whitespace folded; a run-on one is cut to MAX_SENTENCE around the name."""
+        i = bisect_left(self.ends, start)
+        left = self.ends[i - 1] + 1 if i > 0 else 0
+        j = bisect_left(self.ends, end)
+        right = self.ends[j] if j < len(self.ends) else len(self.text)
+        if right - left > MAX_SENTENCE:  # a run-on "sentence": a window centred on the name
+            left = max(left, start - (MAX_SENTENCE - (end - start)) // 2)
+            right = min(right, max(end, left + MAX_SENTENCE))
+        if right < len(self.text) and self.text[right] in _TRIM:
+            right += 1
+        sentence = " ".join(self.text[left:right].split())
+        sentence = sentence.lstrip("*#>-·• ").strip()
+        return sentence

@@ -47,7 +47,6 @@ def test_evidence_offsets_point_at_a_name_of_the_entity(store, evidence):
         assert surface and name_key(surface) in names[entity], (file, surface, entity)
 
 
-@pytest.mark.xfail(strict=True, reason="extraction matches a few names across a line break (`GPT\\n4`) and cuts the sentence there")
 def test_evidence_sentence_holds_the_name(evidence):
     missing = [(file, surface, sentence[:40]) for file, _, surface, sentence in evidence if surface not in sentence]
     assert missing == []
