@@ -108,36 +108,38 @@ def report_json(problems: list[Problem]) -> str:
 def write_atomically(out: Path, contents: dict[str, str]) -> list[Path]:
     """Write every file into a temporary folder beside `out`, then move them all into place.
 
-    The moves start only when every file is written and synced, and run with SIGINT/SIGTERM held
-    back, so Ctrl-C or a kill at any moment leaves `out` with either all previous or all new files,
-    each whole. Files in `out` that are not outputs are left alone. A temporary folder left by a
+    The moves start only when every file is written and synced, and the whole write runs with
+    SIGINT/SIGTERM held back, so Ctrl-C or a kill at any moment leaves `out` with either all previous
+    or all new files, each whole, and no temporary folder. Files in `out` that are not outputs are left alone. A temporary folder left by a
     killed build (SIGKILL) is removed by the next build.
     """
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        _remove_stale_staging(out)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
-    except OSError as exc:
-        raise ExportError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from exc
-    try:
-        for name, text in sorted(contents.items()):
-            with open(staging / name, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-        written = []
-        with _signals_held():
+    # Writing takes about a second even for a big vault; holding Ctrl-C for that long means no
+    # interrupt can land between creating the temporary folder and removing it.
+    with _signals_held():
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            _remove_stale_staging(out)
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
+        except OSError as exc:
+            raise ExportError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from exc
+        try:
+            for name, text in sorted(contents.items()):
+                with open(staging / name, "w", encoding="utf-8", newline="\n") as handle:
+                    handle.write(text)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            written = []
             for name in sorted(contents):
                 os.replace(staging / name, out / name)
                 written.append(out / name)
-        _sync_folder(out)
-        return written
-    except OSError as exc:
-        raise ExportError(f"{out}: cannot write the outputs ({exc.strerror or exc})") from exc
-    except UnicodeEncodeError as exc:
-        raise ExportError(f"{out}: an output holds text that is not valid Unicode ({exc.reason})") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            _sync_folder(out)
+            return written
+        except OSError as exc:
+            raise ExportError(f"{out}: cannot write the outputs ({exc.strerror or exc})") from exc
+        except UnicodeEncodeError as exc:
+            raise ExportError(f"{out}: an output holds text that is not valid Unicode ({exc.reason})") from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
