@@ -155,3 +155,14 @@ def test_a_topic_note_that_names_an_entity_is_that_entity(matcher, tmp_path: Pat
 def test_extraction_is_deterministic(matcher):
     note, _ = read_note(SEEDS, SEED_FILE)
     assert extract(note, matcher) == extract(note, build_matcher(load_dictionary()))
+
+
+def test_co_mentions_count_articles_and_need_two(matcher):
+    notes = [
+        Note(path="a.md", title="a", kind=ARTICLE, body="OpenAI的Sora和字节的即梦。"),
+        Note(path="b.md", title="b", kind=ARTICLE, body="Sora和即梦都很强。"),
+        Note(path="c.md", title="c", kind=ARTICLE, body="OpenAI又发布了新东西。"),
+    ]
+    graph = build_graph(notes, {n.path: extract(n, matcher) for n in notes}, matcher.dictionary)
+    co = {(u, v): d["weight"] for u, v, k, d in graph.edges(keys=True, data=True) if k == "co_mention"}
+    assert co == {("product:Sora", "product:即梦"): 2}
