@@ -55,6 +55,9 @@ EDGE_STYLE = {
     "co_mention": ("#bbbbbb", [1, 4], False),
 }
 
+# Dashed lines cost the canvas much more than solid ones; past this many edges colour alone tells relations apart.
+DASHED_EDGES_UP_TO = 20_000
+
 # Ten well-separated colours for communities, repeated; small communities are grey.
 COMMUNITY_COLOURS = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
@@ -81,9 +84,10 @@ def render(graph: nx.MultiDiGraph, *, max_nodes: int | None = None, **_: object)
     for node in order:
         net.nodes.append(_vis_node(node, view.nodes[node], positions[node]))
     details, edges, co_mentions = _page_data(view, order, index, community)
+    dashed = len(edges) <= DASHED_EDGES_UP_TO
     for i, (u, v, relation) in enumerate((e[0], e[1], e[2]) for e in edges):
         colour, dashes, arrow = EDGE_STYLE[relation]
-        edge = {"id": i, "from": order[u], "to": order[v], "relation": relation, "color": colour, "dashes": dashes}
+        edge = {"id": i, "from": order[u], "to": order[v], "relation": relation, "color": colour, "dashes": dashes if dashed else False}
         if arrow:
             edge["arrows"] = "to"
         net.edges.append(edge)
@@ -98,7 +102,7 @@ def render(graph: nx.MultiDiGraph, *, max_nodes: int | None = None, **_: object)
         kg_data={"nodes": details, "edges": edges, "co_mentions": co_mentions, "community_colours": palette},
         vis_options=net.options,
         kinds=[(kind, KIND_NAMES[kind], *KIND_STYLE[kind]) for kind in NODE_KINDS],
-        relations=[(rel, colour, bool(dashes)) for rel, (colour, dashes, _arrow) in EDGE_STYLE.items()],
+        relations=[(rel, colour, bool(dashes) and dashed) for rel, (colour, dashes, _arrow) in EDGE_STYLE.items()],
         totals={"nodes": len(graph), "edges": sum(1 for *_e, k in graph.edges(keys=True) if k != "co_mention")},
         shown={"nodes": len(order), "edges": len(edges)},
         left_out=left_out,
