@@ -44,6 +44,8 @@ LATIN_WORD = re.compile(r"(?<![A-Za-z0-9._+\-])[A-Za-z][A-Za-z0-9]*(?:[.\-_+][A-
 TITLE_SEQUENCE = re.compile(r"(?<![A-Za-z0-9.\-])(?:[A-Z][a-z0-9]+|[A-Z]{2,4})(?: (?:[A-Z][a-z0-9]+|[A-Z]{2,4}|AI|of|for|and|the)){1,3}(?![A-Za-z0-9\-])")
 ORG_WORDS = frozenset("Labs Lab Inc Research Studio Studios University Institute Team Foundation Group Corp Company Technologies Academy College School Capital Ventures Media News Times Post".split())
 SIZE = re.compile(r"\d{2,}(?:\.\d+)?[kKmMgGtT]")
+# `OpenAI`, `xAI`, `DeepAI`: a lab's name, not a product's (products add a noun: ChatGPT, Grok).
+LAB_NAME = re.compile(r"(?:[A-Z][a-z]{2,}|[a-z])AI")
 CODE_LIKE = re.compile(r"\.(?!js\b|ai\b|io\b)[a-z]{2,}\b|_|\.(?:mp4|mp3|png|jpe?g|gif|py|txt|md|json|html?)$", re.I)
 CAMEL = re.compile(r"[a-z][A-Z]|^[A-Z][a-z]+[A-Z]|^i[A-Z]")
 HEXLIKE = re.compile(r"^(?=.*\d)[0-9a-fA-F]{8,}$|^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9]{16,}$")
@@ -90,7 +92,8 @@ class Lexicon:
     ambiguous: frozenset[str] = frozenset()  # dictionary names that are also common words (联想, 苹果)
     known_english: frozenset[str] = frozenset()  # lower-case words of English (and other European languages)
     han_known: frozenset[str] = frozenset()
-    names: frozenset[str] = frozenset()  # folded dictionary spellings  # Chinese words jieba knows with some frequency, proper or not
+    names: frozenset[str] = frozenset()  # folded dictionary spellings
+    places: frozenset[str] = frozenset()  # Chinese place names (jieba tag ns)  # Chinese words jieba knows with some frequency, proper or not
 
 
 def discover(prose: str, known: list[Mention], lexicon: Lexicon, cut: Cut) -> tuple[list[Mention], list[Relation]]:
@@ -199,7 +202,8 @@ def _title_sequences(prose: str, lexicon: Lexicon, add) -> None:
             continue
         if all(name_key(w) in lexicon.noise for w in words):
             continue
-        if words[-1] in ORG_WORDS or ORG_CUE_AFTER.match(prose, match.end()):
+        lab = len(words) == 2 and words[1] == "AI" and name_key(words[0]) not in lexicon.names
+        if words[-1] in ORG_WORDS or lab or ORG_CUE_AFTER.match(prose, match.end()):
             add(match.group(), ORGANIZATION, match.start(), match.end())
         elif PRODUCT_CUE_AFTER.match(prose, match.end()):
             add(match.group(), PRODUCT, match.start(), match.end())
@@ -219,6 +223,8 @@ def _latin_names(prose: str, lexicon: Lexicon, add, taken: _Spans) -> None:
             add(prose[match.start():version.end()], PRODUCT, match.start(), version.end())
         elif head_has_digit and _product_with_digits(word, lexicon):
             add(word, PRODUCT, match.start(), match.end())
+        elif LAB_NAME.fullmatch(word):
+            add(word, ORGANIZATION, match.start(), match.end())
         elif CAMEL.search(word) or ("-" in word and word[0].isupper() and not word.isupper() and not _all_common(word, lexicon)):
             add(word, PRODUCT, match.start(), match.end())
         elif word in rare_counts and _is_typo(word, lexicon):
@@ -350,7 +356,7 @@ def _organizations(prose: str, lexicon: Lexicon, add, cut: Cut) -> None:
     """`宇树科技`, `上海人工智能实验室`, `Stability AI公司`: a proper-name tail before an organization word."""
     for match in ORG_SUFFIX.finditer(prose):
         suffix = match.group(2)
-        stem = _proper_tail(match.group(1), lexicon, cut)
+        stem = _proper_tail(match.group(1), lexicon, cut, places=suffix in KEEP_SUFFIX - {"科技"})
         if len(stem) < 2 or stem in GENERIC_ORG_STEMS or (suffix not in KEEP_SUFFIX - {"科技"} and stem in lexicon.han_known):
             continue
         start = match.end(1) - len(stem)
@@ -360,11 +366,17 @@ def _organizations(prose: str, lexicon: Lexicon, add, cut: Cut) -> None:
             add(stem, ORGANIZATION, start, match.end(1))
 
 
-def _proper_tail(stem: str, lexicon: Lexicon, cut: Cut) -> str:
-    """The trailing words of `stem` that are not common words (`这家位于北京的智谱` -> `智谱`)."""
+def _proper_tail(stem: str, lexicon: Lexicon, cut: Cut, *, places: bool = False) -> str:
+    """The trailing words of `stem` that are not common words (`这家位于北京的智谱` -> `智谱`).
+
+    With `places`, a place name may end it (`香港` in 香港大学): universities and labs are named so.
+    """
     tokens = cut(stem)
     tail: list[str] = []
     for token in reversed(tokens):
+        if places and not tail and token in lexicon.places and token not in GENERIC_ORG_STEMS:
+            tail.insert(0, token)
+            break
         if token in lexicon.han_words or not token.strip() or any(c in FUNCTION_CHARS for c in token) or len("".join(tail)) + len(token) > 8:
             break
         if len(token) < 2 or not (token.isascii() or HAN_ONLY.fullmatch(token)):

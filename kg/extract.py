@@ -107,6 +107,7 @@ def build_lexicon(dictionary: Dictionary) -> Lexicon:
 
     han_words: set[str] = set()
     han_known: set[str] = set()
+    places: set[str] = set()
     han_spellings = {s for s, _ in dictionary.spellings() if has_cjk(s)}
     with resources.files(jieba).joinpath("dict.txt").open("rb") as handle:
         for raw in handle:
@@ -118,6 +119,8 @@ def build_lexicon(dictionary: Dictionary) -> Lexicon:
                 han_words.add(parts[0])
             if frequency >= KNOWN_HAN_FREQUENCY:
                 han_known.add(parts[0])
+                if parts[2] == "ns":
+                    places.add(parts[0])
     surnames = sorted(lines("surnames.txt"), key=lambda s: (-len(s), s))
     return Lexicon(
         noise=dictionary.noise,
@@ -127,6 +130,7 @@ def build_lexicon(dictionary: Dictionary) -> Lexicon:
         known_english=frozenset(english) | frozenset(european),
         han_known=frozenset(han_known - han_spellings),
         names=frozenset(known),
+        places=frozenset(places),
         han_words=frozenset(han_words - han_spellings),
         ambiguous=frozenset(s for s, e in dictionary.spellings() if e.needs_context and s in han_words and len(s) <= 2),
     )
