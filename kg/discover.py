@@ -55,7 +55,7 @@ PRODUCT_CUE_AFTER = re.compile(r"\s*(?:模型|大模型|App|APP|app|应用|插�
 ORG_SUFFIX = re.compile(rf"([{HAN}A-Za-z0-9]{{2,12}}?)(公司|集团|科技|实验室|研究院|研究所|大学|学院|基金会|研究中心)(?![{HAN}]{{0,1}}(?:的?(?:产品|模型)))")
 KEEP_SUFFIX = frozenset({"实验室", "研究院", "研究所", "大学", "学院", "基金会", "研究中心", "科技"})
 PERSON_ROLE_BEFORE = re.compile(
-    rf"(?:CEO|CTO|COO|创始人|联合创始人|创办人|首席执行官|首席科学家|首席技术官|董事长|总裁|总经理|副总裁|负责人|教授|研究员|科学家|工程师|作者|主编|院士|图灵奖得主)\s*[:：]?\s*"
+    rf"(?:CEO|CTO|COO|创始人|联合创始人|创办人|首席执行官|首席科学家|首席技术官|董事长|总裁|总经理|副总裁|负责人|教授|研究员|科学家|工程师|作者|主编|院士|图灵奖得主|导演|编剧|主创|制片人|博主|UP主|up主|艺术家|设计师|画师|摄影师|创作者|开发者|演员|歌手|主持人|记者)\s*[:：]?\s*"
 )
 AUX_CHARS = frozenset("会也就都曾又还却则便才已正将要能可在对把被给跟和与是说这那")
 GENERIC_ORG_STEMS = frozenset(
@@ -65,7 +65,7 @@ GENERIC_ORG_STEMS = frozenset(
 FUNCTION_CHARS = frozenset("的了是在和与及把被从对于这那家个位该由给向让一些也都还就很更最不没我你他她它们")
 HAN_ONLY = re.compile(f"[{HAN}]+")
 NAME_BEFORE = frozenset("和与及、的是被向对跟给让请由据说")
-PERSON_CUE = re.compile(r"(?:说|教授|博士|老师|先生|女士|院士|表示|认为|指出|透露|曾说|曾经说|坦言|强调|在推特|在X上|发推|说道|称)")
+PERSON_CUE = re.compile(r"(?:说|教授|博士|老师|先生|女士|院士|同学|导演|表示|认为|指出|透露|曾说|曾经说|坦言|强调|在推特|在X上|发推|说道|称)")
 # Characters of Chinese transliterations of foreign names (Xinhua's table, the common part).
 TRANSLIT_CHARS = (
     "阿埃艾爱安昂奥巴拜班邦贝本比彼毕波伯博布查达戴丹道德登迪蒂丁东杜多厄恩尔法凡范菲费芬丰弗福富盖甘冈戈格哥"
@@ -202,7 +202,7 @@ def _title_sequences(prose: str, lexicon: Lexicon, add) -> None:
             continue
         if all(name_key(w) in lexicon.noise for w in words):
             continue
-        lab = len(words) == 2 and words[1] == "AI" and name_key(words[0]) not in lexicon.names
+        lab = len(words) == 2 and words[1] == "AI" and name_key(words[0]) not in lexicon.names and words[0].lower() not in lexicon.common_english
         if words[-1] in ORG_WORDS or lab or ORG_CUE_AFTER.match(prose, match.end()):
             add(match.group(), ORGANIZATION, match.start(), match.end())
         elif PRODUCT_CUE_AFTER.match(prose, match.end()):
@@ -224,7 +224,8 @@ def _latin_names(prose: str, lexicon: Lexicon, add, taken: _Spans) -> None:
         elif head_has_digit and _product_with_digits(word, lexicon):
             add(word, PRODUCT, match.start(), match.end())
         elif LAB_NAME.fullmatch(word):
-            add(word, ORGANIZATION, match.start(), match.end())
+            if not _is_typo(word, lexicon):
+                add(word, ORGANIZATION, match.start(), match.end())
         elif CAMEL.search(word) or ("-" in word and word[0].isupper() and not word.isupper() and not _all_common(word, lexicon)):
             add(word, PRODUCT, match.start(), match.end())
         elif word in rare_counts and _is_typo(word, lexicon):
@@ -347,7 +348,7 @@ def _chinese_name_at(prose: str, start: int, lexicon: Lexicon) -> str | None:
                 name = prose[start:start + len(surname) + length]
                 rest = prose[start + len(name):start + len(name) + 1]
                 if len(name) == len(surname) + length and re.fullmatch(f"[{HAN}]+", name) and (not rest or not "\u3400" <= rest <= "\u9fff" or rest in "说表认指透称的在和曾也就是"):
-                    if name not in lexicon.han_words:
+                    if name not in lexicon.han_words and name[:2] not in lexicon.han_words and name[-1] not in AUX_CHARS:
                         return name
     return None
 
