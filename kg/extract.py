@@ -171,7 +171,7 @@ def _dictionary_mentions(prose: str, matcher: Matcher) -> list[Mention]:
     hits: list[tuple[int, int, tuple[Entry, ...]]] = []
     for end_index, (key, entries) in matcher.automaton.iter(folded):
         start_index = end_index - len(key) + 1
-        start, end = origin[start_index], origin[end_index] + 1
+        start, end = int(origin[start_index]), int(origin[end_index]) + 1
         if not _on_boundaries(prose, start, end):
             continue
         if end - start == 1 and not (prose[start].isupper() and PLATFORM_CUE.match(prose, end)):

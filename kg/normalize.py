@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -43,7 +44,7 @@ def name_key(name: str) -> str:
     return name.translate(_FOLD)
 
 
-def fold_text(text: str) -> tuple[str, list[int]]:
+def fold_text(text: str) -> tuple[str, Sequence[int]]:
     """Fold `text` as name_key does; return (folded, origin) with origin[i] = index in text of folded[i].
 
     Fast path: when every character folds to at most one character (nearly always), the origin
@@ -55,7 +56,7 @@ def fold_text(text: str) -> tuple[str, list[int]]:
     kept = np.fromiter((_FOLD[c] is not None for c in unique.tolist()), dtype=bool, count=len(unique))
     origin = np.nonzero(kept[inverse])[0]
     if len(origin) == len(folded):
-        return folded, origin.tolist()
+        return folded, origin  # a numpy array: 8 bytes a character, where a list of ints takes 36
     return _fold_slow(text)
 
 
