@@ -11,7 +11,8 @@ Vocabulary (see docs/vocabulary.md and kg/data/ontology.ttl):
 
 The triples are pyoxigraph terms: its Turtle writer is fast (rdflib needs ~40 s per million
 triples) and checks every IRI. Output is sorted by subject, then predicate (rdf:type first),
-then object, with no blank nodes, so the same vault always gives the same bytes.
+objects in the graph's own (sorted) order, with no blank nodes, so the same vault always gives
+the same bytes.
 """
 
 from __future__ import annotations
@@ -98,7 +99,12 @@ def integer(value: int) -> ox.Literal:
 
 
 def triples(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> list[Triple]:
-    """Every triple of `graph`, sorted and without duplicates."""
+    """Every triple of `graph`, without duplicates, grouped by subject in sorted order.
+
+    Within a subject, rdf:type comes first, then predicates in order; a predicate's objects keep
+    the order the graph gives them (kg builds its graphs in sorted order, so that order is fixed).
+    Sorting subjects rather than every triple keeps this fast on big vaults.
+    """
     iri = node_iris(graph, base)
     out: list[Triple] = []
     add = out.append
@@ -133,7 +139,17 @@ def triples(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> list[Triple]
         add((iri[u], prop, iri[v]))
         if key == "mentions":
             out.extend(_mention(graph, u, v, data, base, iri))
-    return sorted(set(out), key=order)
+    by_subject: dict[str, list[Triple]] = {}
+    for triple in out:
+        by_subject.setdefault(triple[0].value, []).append(triple)
+    ordered: list[Triple] = []
+    for subject in sorted(by_subject):
+        ordered.extend(sorted(dict.fromkeys(by_subject[subject]), key=_predicate_order))
+    return ordered
+
+
+def _predicate_order(triple: Triple) -> tuple[bool, str]:
+    return triple[1] != A, triple[1].value
 
 
 def _mention(graph: nx.MultiDiGraph, article: str, entity: str, data: dict, base: str, iri: dict) -> Iterable[Triple]:
