@@ -107,13 +107,19 @@ def test_ctrl_c_while_extracting(vaults, previous):
     assert staging_folders(out) == []
 
 
+def signal_while_writing(vault: Path, out: Path, signum: int) -> tuple[int, str]:
+    """Start a build, send `signum` once its temporary output folder exists; its exit code and stderr."""
+    proc = start_build(vault, out)
+    assert wait_for_staging(proc, out), "never saw the temporary output folder"
+    os.killpg(proc.pid, signum)
+    _, stderr = proc.communicate(timeout=120)
+    return proc.returncode, stderr
+
+
 def test_ctrl_c_while_writing(vaults, previous):
     out, old = previous
-    proc = start_build(vaults["big"], out)
-    assert wait_for_staging(proc, out), "never saw the temporary output folder"
-    os.killpg(proc.pid, signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode in (0, 130), stderr
+    returncode, stderr = signal_while_writing(vaults["big"], out, signal.SIGINT)
+    assert returncode in (0, 130), stderr
     assert "Traceback" not in stderr, stderr
     assert_whole(out, old, vaults["new"])
     assert staging_folders(out) == []
@@ -121,11 +127,8 @@ def test_ctrl_c_while_writing(vaults, previous):
 
 def test_kill_while_writing_then_next_build_cleans_up(vaults, previous):
     out, old = previous
-    proc = start_build(vaults["big"], out)
-    assert wait_for_staging(proc, out), "never saw the temporary output folder"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=120)
-    assert proc.returncode == -signal.SIGKILL
+    returncode, _ = signal_while_writing(vaults["big"], out, signal.SIGKILL)
+    assert returncode == -signal.SIGKILL
     assert assert_whole(out, old, vaults["new"]) == "old"
     assert staging_folders(out), "SIGKILL cannot be caught: the temporary folder stays until the next build"
     run_kg("build", str(vaults["small"]), "-o", str(out), "-q", check=True)
