@@ -70,7 +70,10 @@ def test_broken_yaml_is_read_line_by_line():
     raw, body, problems = split("---\ntitle: 对比: GPT vs Gemini\n作者: [甲, 乙]\nunknown: x\n---\n正文")
     assert raw == {"title": "对比: GPT vs Gemini", "作者": ["甲", "乙"]}
     assert body == "\n正文"
-    assert problems == ["frontmatter is not valid YAML at line 2 (mapping values are not allowed here); read it line by line"]
+    # The reason is the YAML parser's own words (libyaml's or PyYAML's), so only its start is fixed.
+    assert len(problems) == 1
+    assert problems[0].startswith("frontmatter is not valid YAML at line 2 (mapping values are not allowed")
+    assert problems[0].endswith("); read it line by line")
 
 
 def test_full_width_colon_is_read_line_by_line():
