@@ -8,6 +8,7 @@ spelling; nothing depends on the order notes were read in.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -27,6 +28,9 @@ class Resolution:
 
     entities: dict[str, Entity] = field(default_factory=dict)
     mentions: dict[tuple[str, str], list[Mention]] = field(default_factory=dict)
+    # _find's index by name key, and how many entities it has seen (see _names).
+    _names: dict[tuple[str, str], Entity] = field(default_factory=dict, repr=False)
+    _names_seen: int = field(default=0, repr=False)
 
 
 def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: Dictionary) -> Resolution:
@@ -129,12 +133,28 @@ def _entry_for(mention: Mention, dictionary: Dictionary) -> Entry | None:
 
 
 def _find(result: Resolution, kind: str, name: str, dictionary: Dictionary) -> Entity | None:
-    """The entity of `kind` called `name` (by dictionary or by key), if the vault has it."""
+    """The entity of `kind` called `name` (by dictionary or by key), if the vault has it.
+
+    Without a dictionary entry, the first entity (in the order entities were made) whose name or
+    an alias has the same `name_key`.
+    """
     entry = dictionary.lookup(kind, name)
     if entry is not None:
         return result.entities.get(entity_id(kind, entry.name))
-    key = name_key(name)
-    for entity in result.entities.values():
-        if entity.kind == kind and (name_key(entity.name) == key or key in {name_key(a) for a in entity.aliases}):
-            return entity
-    return None
+    return _names(result).get((kind, name_key(name)))
+
+
+def _names(result: Resolution) -> dict[tuple[str, str], Entity]:
+    """(kind, name key) -> first entity so called, brought up to date with entities added since.
+
+    Entities are only ever added (dicts keep insertion order) and their aliases no longer change
+    once mentions are resolved, so indexing the new ones keeps "first in order" exact.
+    """
+    index = result._names
+    if result._names_seen == len(result.entities):
+        return index
+    for entity in itertools.islice(result.entities.values(), result._names_seen, None):
+        for spelling in (entity.name, *sorted(entity.aliases)):
+            index.setdefault((entity.kind, name_key(spelling)), entity)
+    result._names_seen = len(result.entities)
+    return index
