@@ -1,10 +1,13 @@
-"""NetworkX node-link JSON, sorted and without timestamps, so equal vaults give equal bytes."""
+"""NetworkX node-link JSON, sorted and without timestamps, so equal vaults give equal bytes.
+
+Encoded by orjson (two-space indent, keys sorted): Python's json module falls back to its pure-Python
+encoder whenever it indents, which took 1.6 s of a 3,300-note build.
+"""
 
 from __future__ import annotations
 
-import json as _json
-
 import networkx as nx
+import orjson
 
 
 def to_node_link(graph: nx.MultiDiGraph) -> dict:
@@ -15,4 +18,4 @@ def to_node_link(graph: nx.MultiDiGraph) -> dict:
 
 
 def render(graph: nx.MultiDiGraph, **_: object) -> str:
-    return _json.dumps(to_node_link(graph), ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+    return orjson.dumps(to_node_link(graph), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE).decode("utf-8")
