@@ -25,7 +25,7 @@ from kg.errors import ExportError, VaultError
 from kg.export import render_all
 from kg.graph import build_graph
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Note, Problem
-from kg.parallel import extract_all
+from kg.parallel import default_jobs, extract_all
 from kg.read import read_vault
 
 Progress = Callable[[int, int], None]
@@ -84,7 +84,7 @@ def build_vault(
     extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, cache=store, progress=progress)
     graph = build_graph(notes, extractions, dictionary)
     result = BuildResult(notes=notes, graph=graph, problems=problems, cache=store.stats if store else None)
-    contents = render_all(graph, **(options or {}))
+    contents = render_all(graph, jobs=1 if scheduler else (jobs or default_jobs()), **(options or {}))
     contents["report.json"] = report_json(problems)
     result.files = write_atomically(Path(out), contents)
     result.seconds = time.perf_counter() - started

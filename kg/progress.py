@@ -21,5 +21,9 @@ def progress_bar(*, enabled: bool = True) -> Iterator[Progress | None]:
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+            if done >= total:
+                # Extraction is over: stop the bar's refresh thread, so the outputs can be rendered
+                # in forked processes (kg.export.render_all forks only while no other thread runs).
+                bar.stop()
 
         yield update

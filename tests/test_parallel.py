@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +60,56 @@ def test_chunks_cover_every_note_once_in_order(vault):
         assert [n for part in parts for n in part] == notes
         assert all(1 <= len(part) <= size for part in parts)
     assert default_jobs() >= 1
+
+
+# ---- rendering the formats in forked workers --------------------------------------------------
+
+
+def test_outputs_rendered_in_workers_equal_one_process(vault, monkeypatch):
+    import kg.export
+    from kg.build import build_vault
+
+    graph = build_vault(vault, vault.parent / "render-out", jobs=1, cache=False).graph
+    assert kg.export._can_fork(), "this process runs other threads: the worker path would not be taken"
+    monkeypatch.setattr(kg.export, "MIN_EDGES_FOR_WORKERS", 0)
+    serial = kg.export.render_all(graph, jobs=1)
+    forked = kg.export.render_all(graph, jobs=2)
+    assert list(forked) == list(serial)
+    for name in serial:
+        assert forked[name] == serial[name], name
+    assert len(serial["graph.ttl"]) > 10_000
+
+
+RENDER_FOREVER = """
+import sys, networkx as nx, kg.export
+graph = nx.MultiDiGraph()
+for i in range(3000):
+    graph.add_node(f"product:p{i}", kind="product", label=f"p{i}", aliases=[])
+for i in range(3000):
+    for j in range(1, 9):
+        graph.add_edge(f"product:p{i}", f"product:p{(i + j) % 3000}", key="co_mention", weight=j)
+kg.export.formats = lambda real=kg.export.formats: {**real(), "slow": kg.export.Format("slow", lambda g, **_: __import__("time").sleep(600) or "")}
+print("rendering", flush=True)
+kg.export.render_all(graph, jobs=2)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX signals")
+def test_ctrl_c_while_rendering_ends_the_workers_at_once(tmp_path):
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-c", RENDER_FOREVER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout.readline().strip() == "rendering"
+    deadline = time.monotonic() + 60
+    while len(psutil.Process(proc.pid).children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = psutil.Process(proc.pid).children()
+    assert len(workers) >= 2, "the formats were not rendered in worker processes"
+    time.sleep(1.0)  # the workers are rendering; one of them sleeps in the "slow" format
+    started = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - started < 20, "Ctrl-C waited for the formats being rendered"
+    assert "KeyboardInterrupt" in stderr
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == [], f"worker processes outlived the build: {alive}"
