@@ -1,6 +1,7 @@
 """Benchmark `kg build` on a vault against the floor of any jieba-based builder, measured in the same run.
 
     python bench/bench.py VAULT [--jobs N] [--work DIR] [--no-verify] [--stages] [--json FILE]
+    python bench/bench.py VAULT --cold-only      (one cold build: time and peak memory, for huge vaults)
 
 Prints, for VAULT (copied first into a scratch folder, so the vault itself is never touched):
   floor        read every note, python-frontmatter parse, one jieba.lcut of each body, one process,
@@ -9,7 +10,9 @@ Prints, for VAULT (copied first into a scratch folder, so the vault itself is ne
   unchanged    a rebuild with nothing changed (everything from the cache)
   one edit     a rebuild after one note is edited (a paragraph appended)
   one new      a rebuild after one note is added
-  peak memory  the largest total RSS of the build's process tree (parent + workers), sampled every 20 ms
+  peak memory  the largest total PSS of the build's process tree (parent + workers), sampled every
+               20 ms: each process's own pages plus its share of pages it shares, so memory a
+               forked worker still shares with its parent is counted once, not once per process
 and notes/s, characters/s and cold / floor. Every figure is wall time of a fresh `python` process,
 imports included, for kg and for the floor alike. With verification (default) it also builds the
 edited vault clean (--no-cache) and checks the incremental outputs are byte-identical.
@@ -100,7 +103,7 @@ def run(command: list[str]) -> tuple[float, int, str]:
         while process.poll() is None:
             try:
                 tree = [process, *process.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
+                peak = max(peak, sum(_memory(p) for p in tree))
             except psutil.Error:  # a worker ended between listing and measuring
                 pass
             time.sleep(0.02)
@@ -110,6 +113,12 @@ def run(command: list[str]) -> tuple[float, int, str]:
         if process.returncode != 0:
             raise SystemExit(f"{' '.join(command)} exited {process.returncode}:\n{stderr.read()[-4000:]}")
         return seconds, peak, stdout.read()
+
+
+def _memory(process: psutil.Process) -> int:
+    """Proportional set size where the platform reports it (Linux), else resident set size."""
+    info = process.memory_full_info()
+    return getattr(info, "pss", info.rss)
 
 
 def kg_build(vault: Path, out: Path, *extra: str) -> dict:
@@ -144,6 +153,7 @@ def main() -> None:
     parser.add_argument("--no-verify", action="store_true", help="skip the clean build that checks incremental outputs")
     parser.add_argument("--stages", action="store_true", help="also time each pipeline stage")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--cold-only", action="store_true", help="only one cold build, in place (no copy, no floor): time and peak memory")
     parser.add_argument("--floor-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--stages-only", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -154,6 +164,15 @@ def main() -> None:
         print(json.dumps(stages(args.vault, args.stages_only, args.jobs)))
         return
     scratch = Path(tempfile.mkdtemp(prefix="kg-bench-", dir=args.work))
+    if args.cold_only:
+        try:
+            cold = kg_build(args.vault, scratch / "out", *(["--jobs", str(args.jobs)] if args.jobs else []))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        print(f"vault {args.vault}: cold build {cold['seconds']:.2f} s, peak {cold['peak_rss'] / 1024 / 1024:.0f} MiB (PSS of the process tree)")
+        if args.json:
+            args.json.write_text(json.dumps({"vault": str(args.vault), "cold": cold}, indent=1) + "\n", encoding="utf-8")
+        return
     try:
         figures = measure(args.vault, scratch, jobs=args.jobs, verify=not args.no_verify, with_stages=args.stages)
     finally:
@@ -198,7 +217,7 @@ def show(f: dict) -> None:
     print(f"vault {f['vault']}: {f['floor']['notes']} notes, {f['floor']['chars']:,} characters; {f['cores']} cores, --jobs {f['jobs']}")
     print(f"  floor (jieba)     {f['floor']['seconds']:7.2f} s  (init {f['floor']['init']:.2f} s, read+parse+lcut {f['floor']['loop']:.2f} s)  peak {f['floor']['peak_rss'] / mib:6.0f} MiB")
     for key, label in (("cold", "cold build"), ("unchanged", "rebuild, no change"), ("one_edit", "rebuild, one edit"), ("one_new", "rebuild, one new")):
-        print(f"  {label:<17} {f[key]['seconds']:7.2f} s  peak {f[key]['peak_rss'] / mib:6.0f} MiB")
+        print(f"  {label:<17} {f[key]['seconds']:7.2f} s  peak {f[key]['peak_rss'] / mib:6.0f} MiB (PSS)")
     print(f"  cold: {f['notes_per_s']:.0f} notes/s, {f['chars_per_s']:,.0f} characters/s; cold / floor = {f['cold_over_floor']:.2f}; one edit / cold = {f['edit_over_cold']:.2f}")
     if "incremental_identical_to_clean" in f:
         print(f"  incremental outputs identical to a clean build: {'yes' if f['incremental_identical_to_clean'] else 'NO'}")
