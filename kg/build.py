@@ -6,6 +6,7 @@ optional callback, problems into the returned BuildResult (and OUT/report.json).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -36,20 +37,28 @@ class BuildResult:
     """What a build produced and what went wrong on the way."""
 
     notes: list[Note]
-    graph: nx.MultiDiGraph
+    graph: nx.MultiDiGraph | None
     problems: list[Problem] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     cache: CacheStats | None = None  # how the extraction cache served this build (None: no cache)
+    # True when nothing had changed since the last build into the same folder and its outputs were
+    # kept as they were (see build_vault's `reuse_outputs`); `graph` is then None.
+    unchanged: bool = False
+    counts: dict[str, int] = field(default_factory=dict)  # entities and edges, when there is no graph
 
     def summary(self) -> dict[str, int | float]:
-        kinds = [data["kind"] for _, data in self.graph.nodes(data=True)]
+        if self.graph is not None:
+            kinds = [data["kind"] for _, data in self.graph.nodes(data=True)]
+            counts = {"entities": sum(1 for k in kinds if k in ENTITY_KINDS), "edges": self.graph.number_of_edges()}
+        else:
+            counts = self.counts
         return {
             "notes": len(self.notes),
             "articles": sum(1 for n in self.notes if n.kind == ARTICLE),
             "topics": sum(1 for n in self.notes if n.kind == TOPIC),
-            "entities": sum(1 for k in kinds if k in ENTITY_KINDS),
-            "edges": self.graph.number_of_edges(),
+            "entities": counts.get("entities", 0),
+            "edges": counts.get("edges", 0),
             "warnings": sum(1 for p in self.problems if p.level != "info"),
             "seconds": round(self.seconds, 2),
         }
@@ -66,12 +75,18 @@ def build_vault(
     scheduler: str | None = None,
     cache: bool = True,
     cache_dir: Path | None = None,
+    reuse_outputs: bool = False,
 ) -> BuildResult:
     """Build every output of `vault` into `out`; raise VaultError when nothing can be built.
 
     Extraction runs in `jobs` processes (default: every core) or on the Dask `scheduler`; with
     `cache`, each note's extraction is kept in `cache_dir` (default OUT/.kg-cache) and reused while
     the note, kg and the dictionary are unchanged. None of these change the outputs.
+
+    With `reuse_outputs` (and the cache), a build whose every input is what the last build into
+    `out` read (each note, the problems met, kg's code, the dictionary, the options) and whose
+    outputs are still as that build left them writes nothing and returns at once, `unchanged` set
+    and without a graph (the CLI does this; library callers get a graph unless they ask).
     """
     started = time.perf_counter()
     vault = Path(vault)
@@ -81,14 +96,92 @@ def build_vault(
         raise VaultError(f"{vault}: no notes (.md, .markdown or .txt files) found{detail}")
     dictionary = load_dictionary(tuple(dictionaries))
     store = ExtractionCache(Path(cache_dir or Path(out) / CACHE_FOLDER), dictionary_digest=dictionary.digest) if cache else None
+    fingerprint = build_fingerprint(notes, problems, store, options or {}) if store is not None else None
+    if reuse_outputs and fingerprint is not None:
+        manifest = BuildManifest(store.folder)
+        files = manifest.unchanged_outputs(Path(out), fingerprint)
+        if files is not None:
+            store.stats.hits = len(notes)
+            result = BuildResult(notes=notes, graph=None, problems=problems, cache=store.stats, files=files, unchanged=True, counts=manifest.counts)
+            result.seconds = time.perf_counter() - started
+            return result
     extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, cache=store, progress=progress)
     graph = build_graph(notes, extractions, dictionary)
     result = BuildResult(notes=notes, graph=graph, problems=problems, cache=store.stats if store else None)
     contents = render_all(graph, jobs=1 if scheduler else (jobs or default_jobs()), **(options or {}))
     contents["report.json"] = report_json(problems)
+    if store is not None:
+        BuildManifest(store.folder).forget()  # the outputs are about to change: never vouch for them half-way
     result.files = write_atomically(Path(out), contents)
+    if store is not None and fingerprint is not None:
+        summary = result.summary()
+        BuildManifest(store.folder).record(Path(out), fingerprint, result.files, {"entities": summary["entities"], "edges": summary["edges"]})
     result.seconds = time.perf_counter() - started
     return result
+
+
+MANIFEST_FILE = "last-build.json"
+
+
+def build_fingerprint(notes: list[Note], problems: list[Problem], store: ExtractionCache, options: dict) -> str:
+    """One digest of everything a build's outputs depend on: every note as read (with kg's code and
+    the dictionary, through the cache keys), the problems met, and the rendering options."""
+    digest = hashlib.sha256()
+    for note in sorted(notes, key=lambda n: n.path):
+        digest.update(f"{note.path}\0{store.key(note)}\n".encode("utf-8", "surrogatepass"))
+    digest.update(report_json(problems).encode("utf-8", "surrogatepass"))
+    digest.update(json.dumps(options, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+class BuildManifest:
+    """What the last build wrote (OUT/.kg-cache/last-build.json): its fingerprint, and the size,
+    modification time and inode of each output, so a rebuild with nothing new can keep them.
+
+    Like the rest of the cache it is disposable: missing or unreadable means "build".
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / MANIFEST_FILE
+        self.counts: dict[str, int] = {}
+
+    def unchanged_outputs(self, out: Path, fingerprint: str) -> list[Path] | None:
+        """The output files, if the last build had `fingerprint` and they are as it left them."""
+        try:
+            recorded = json.loads(self.path.read_text(encoding="utf-8"))
+            if recorded.get("fingerprint") != fingerprint or recorded.get("out") != str(out.resolve()):
+                return None
+            files = []
+            for name, stamp in sorted(recorded["files"].items()):
+                path = out / name
+                if _stamp(path) != stamp:
+                    return None
+                files.append(path)
+            self.counts = {key: int(value) for key, value in recorded["counts"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return files or None
+
+    def record(self, out: Path, fingerprint: str, files: list[Path], counts: dict[str, int]) -> None:
+        data = {"out": str(out.resolve()), "fingerprint": fingerprint, "files": {path.name: _stamp(path) for path in files}, "counts": counts}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+            os.replace(temporary, self.path)
+        except OSError:
+            pass  # the next build just builds
+
+    def forget(self) -> None:
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _stamp(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
 def problem_order(problem: Problem) -> tuple[str, str, str]:

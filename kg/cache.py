@@ -71,9 +71,16 @@ class ExtractionCache:
         self.dictionary_digest = dictionary_digest
         self.code = code_fingerprint()
         self.stats = CacheStats()
+        self._keys: dict[str, tuple[Note, str]] = {}
 
     def key(self, note: Note) -> str:
-        return note_key(note, self.dictionary_digest, code=self.code)
+        """note_key, computed once per note object (a build asks for each note's key twice)."""
+        known = self._keys.get(note.path)
+        if known is not None and known[0] is note:
+            return known[1]
+        key = note_key(note, self.dictionary_digest, code=self.code)
+        self._keys[note.path] = (note, key)
+        return key
 
     def load(self, notes: Iterable[Note]) -> tuple[dict[str, Extraction], dict[str, str]]:
         """(hits by path, keys of every note by path). Any trouble reading means fewer hits, never an error."""

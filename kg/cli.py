@@ -70,7 +70,7 @@ def build(
             result = build_vault(
                 vault, out, dictionaries=dictionaries, progress=progress,
                 jobs=jobs, scheduler=scheduler, cache=not no_cache, cache_dir=cache_dir,
-                options={"max_nodes": max_nodes},
+                options={"max_nodes": max_nodes}, reuse_outputs=not no_cache,
             )
     except KgError as error:
         fail(error)
@@ -88,6 +88,7 @@ def build(
         click.echo(
             f"{s['notes']} notes read: {s['articles']} articles, {s['topics']} topics, {s['entities']} entities, "
             f"{s['edges']} edges, {s['warnings']} warnings, {s['seconds']} s -> {out}"
+            + (" (nothing changed since the last build: outputs kept)" if result.unchanged else "")
         )
     if strict and any(p.level != "info" for p in result.problems):
         sys.exit(EXIT_PROBLEMS)

@@ -120,3 +120,59 @@ def test_the_key_covers_everything_read_from_a_note(vault):
     assert note_key(note, "d2") != key
     for changed in (replace(note, kind=ARTICLE if note.kind == TOPIC else TOPIC), replace(note, title=note.title + "x"), replace(note, body=note.body + " "), replace(note, path="x/" + note.path)):
         assert note_key(changed, "d1") != key
+
+
+# ---- nothing changed: the outputs are kept as they are -------------------------------------------
+
+
+def stamps(out: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in sorted(out.iterdir()) if p.is_file()}
+
+
+def test_a_rebuild_with_nothing_changed_keeps_the_outputs_untouched(vault, tmp_path):
+    out = tmp_path / "out"
+    first = build_vault(vault, out, jobs=1, reuse_outputs=True)
+    assert not first.unchanged and first.graph is not None
+    before, touched = read_outputs(out), stamps(out)
+
+    again = build_vault(vault, out, jobs=1, reuse_outputs=True)
+    assert again.unchanged and again.graph is None
+    assert stamps(out) == touched, "an unchanged build must not rewrite a single file"
+    assert read_outputs(out) == before
+    assert {k: v for k, v in again.summary().items() if k != "seconds"} == {k: v for k, v in first.summary().items() if k != "seconds"}
+    assert sorted(p.name for p in again.files) == sorted(p.name for p in first.files)
+
+    # Library callers that do not ask for it always get a graph.
+    assert build_vault(vault, out, jobs=1).graph is not None
+
+
+@pytest.mark.parametrize("change", ["edit a note", "damage an output", "delete an output", "other options", "drop the manifest"])
+def test_a_rebuild_builds_again_when_anything_changed(vault, tmp_path, change):
+    out = tmp_path / "out"
+    build_vault(vault, out, jobs=1, reuse_outputs=True)
+    options = None
+    if change == "edit a note":
+        note = first_article(vault)
+        note.write_text(note.read_text(encoding="utf-8") + "\n另见 Anthropic 的 Claude。\n", encoding="utf-8")
+    elif change == "damage an output":
+        (out / "graph.ttl").write_text("not turtle", encoding="utf-8")
+    elif change == "delete an output":
+        (out / "graph.html").unlink()
+    elif change == "other options":
+        options = {"max_nodes": 5}
+    else:
+        (out / CACHE_FOLDER / "last-build.json").unlink()
+    rebuilt = build_vault(vault, out, jobs=1, reuse_outputs=True, options=options)
+    assert not rebuilt.unchanged and rebuilt.graph is not None
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean", *(["--max-nodes", "5"] if options else []))
+
+
+def test_the_cli_says_when_nothing_changed(vault, tmp_path):
+    out = tmp_path / "out"
+    first = run_kg("build", str(vault), "-o", str(out), "--jobs", "1", check=True)
+    assert "nothing changed" not in first.stdout
+    again = run_kg("build", str(vault), "-o", str(out), "--jobs", "1", check=True)
+    assert "(nothing changed since the last build: outputs kept)" in again.stdout
+    assert again.stdout.split(" warnings")[0] == first.stdout.split(" warnings")[0]
+    forced = run_kg("build", str(vault), "-o", str(out), "--jobs", "1", "--no-cache", check=True)
+    assert "nothing changed" not in forced.stdout
