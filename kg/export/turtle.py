@@ -17,7 +17,9 @@ the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import io
+from collections.abc import Iterable, Iterator
+from typing import TextIO
 
 import networkx as nx
 import pyoxigraph as ox
@@ -99,78 +101,111 @@ def integer(value: int) -> ox.Literal:
 
 
 def triples(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> list[Triple]:
-    """Every triple of `graph`, without duplicates, grouped by subject in sorted order.
+    """Every triple of `graph`, without duplicates, grouped by subject in sorted order (a list of
+    `iter_triples`)."""
+    return list(iter_triples(graph, base=base))
+
+
+def iter_triples(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> Iterator[Triple]:
+    """Every triple of `graph`, without duplicates, grouped by subject in sorted order, made one
+    subject at a time.
 
     Within a subject, rdf:type comes first, then predicates in order; a predicate's objects keep
     the order the graph gives them (kg builds its graphs in sorted order, so that order is fixed).
-    Sorting subjects rather than every triple keeps this fast on big vaults.
+    Only the subjects' IRIs are sorted up front, never the triples themselves, so memory stays
+    at the size of the graph however many triples it gives (a 50,000-note vault gives millions).
     """
     iri = node_iris(graph, base)
-    out: list[Triple] = []
-    add = out.append
-    for node, data in graph.nodes(data=True):
-        subject = iri[node]
-        kind = data["kind"]
-        label = text(data["label"])
-        add((subject, A, CLASSES[kind]))
-        add((subject, NAME, label))
-        if kind == TOPIC or data.get("note"):
-            add((subject, A, CONCEPT))
-            add((subject, PREF_LABEL, label))
-        alias_property = ALT_LABEL if kind == TOPIC else ALT_NAME
-        for alias in data.get("aliases", []):
-            add((subject, alias_property, text(alias)))
-        if data.get("note"):
-            add((subject, FILE, ox.Literal(clean_literal(data["note"]))))
-        if kind == ARTICLE:
-            add((subject, FILE, ox.Literal(clean_literal(data["path"]))))
-            if data.get("date"):
-                add((subject, PUBLISHED, ox.Literal(data["date"], datatype=XSD_DATE)))
-            if data.get("updated"):
-                add((subject, MODIFIED, ox.Literal(data["updated"], datatype=XSD_DATE)))
-            if data.get("url"):
-                add((subject, URL, ox.Literal(clean_literal(data["url"]), datatype=XSD_ANYURI)))
-            for tag in data.get("tags", []):
-                add((subject, KEYWORDS, text(tag)))
+    for _subject, recipes in _subjects(graph, iri, base):
+        made: list[Triple] = []
+        for recipe in recipes:
+            made.extend(_made(graph, iri, recipe))
+        yield from sorted(dict.fromkeys(made), key=_predicate_order)
+
+
+# What to make for one subject: ("node", node), ("mention", article, entity, mention IRI) or
+# ("evidence", mention IRI, number, evidence dict).
+_Recipe = tuple
+
+
+def _subjects(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], base: str) -> list[tuple[str, list[_Recipe]]]:
+    """(subject IRI, its recipes) sorted by IRI. A subject minted twice (two mentions whose entity
+    names differ only in Unicode normalisation) gets both recipes, in the order the graph has them."""
+    by_subject: dict[str, list[_Recipe]] = {}
+    for node in graph.nodes:
+        by_subject.setdefault(iri[node].value, []).append(("node", node))
     for u, v, key, data in graph.edges(keys=True, data=True):
-        prop = EDGE_PROPERTIES.get(key)
-        if prop is None:
+        if key != "mentions":
             continue
-        add((iri[u], prop, iri[v]))
-        if key == "mentions":
-            out.extend(_mention(graph, u, v, data, base, iri))
-    by_subject: dict[str, list[Triple]] = {}
-    for triple in out:
-        by_subject.setdefault(triple[0].value, []).append(triple)
-    ordered: list[Triple] = []
-    for subject in sorted(by_subject):
-        ordered.extend(sorted(dict.fromkeys(by_subject[subject]), key=_predicate_order))
-    return ordered
+        mention = str(mint(base, "mention", u.split(":", 1)[1], graph.nodes[v]["kind"], v.split(":", 1)[1]))
+        by_subject.setdefault(mention, []).append(("mention", u, v, mention, data))
+        for number, evidence in enumerate(data.get("evidence", []), 1):
+            subject = f"{mention}/evidence/{number}"
+            by_subject.setdefault(subject, []).append(("evidence", subject, evidence))
+    return sorted(by_subject.items())
+
+
+def _made(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], recipe: _Recipe) -> list[Triple]:
+    what = recipe[0]
+    if what == "node":
+        return _node(graph, iri, recipe[1])
+    if what == "mention":
+        return _mention(recipe[1], recipe[2], recipe[3], recipe[4], iri)
+    return _evidence(recipe[1], recipe[2])
+
+
+def _node(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], node: str) -> list[Triple]:
+    data = graph.nodes[node]
+    subject = iri[node]
+    kind = data["kind"]
+    label = text(data["label"])
+    out: list[Triple] = [(subject, A, CLASSES[kind]), (subject, NAME, label)]
+    add = out.append
+    if kind == TOPIC or data.get("note"):
+        add((subject, A, CONCEPT))
+        add((subject, PREF_LABEL, label))
+    alias_property = ALT_LABEL if kind == TOPIC else ALT_NAME
+    for alias in data.get("aliases", []):
+        add((subject, alias_property, text(alias)))
+    if data.get("note"):
+        add((subject, FILE, ox.Literal(clean_literal(data["note"]))))
+    if kind == ARTICLE:
+        add((subject, FILE, ox.Literal(clean_literal(data["path"]))))
+        if data.get("date"):
+            add((subject, PUBLISHED, ox.Literal(data["date"], datatype=XSD_DATE)))
+        if data.get("updated"):
+            add((subject, MODIFIED, ox.Literal(data["updated"], datatype=XSD_DATE)))
+        if data.get("url"):
+            add((subject, URL, ox.Literal(clean_literal(data["url"]), datatype=XSD_ANYURI)))
+        for tag in data.get("tags", []):
+            add((subject, KEYWORDS, text(tag)))
+    for _u, v, key in graph.out_edges(node, keys=True):
+        prop = EDGE_PROPERTIES.get(key)
+        if prop is not None:
+            add((subject, prop, iri[v]))
+    return out
 
 
 def _predicate_order(triple: Triple) -> tuple[bool, str]:
     return triple[1] != A, triple[1].value
 
 
-def _mention(graph: nx.MultiDiGraph, article: str, entity: str, data: dict, base: str, iri: dict) -> Iterable[Triple]:
+def _mention(article: str, entity: str, mention_iri: str, data: dict, iri: dict) -> list[Triple]:
     """The (article, entity) pair as a kg:Mention node carrying count and evidence (no RDF-star needed).
 
     Its IRI is minted from the pair, `mention/<article path>/<kind>/<entity name>`, and each
     evidence sentence is `<mention IRI>/evidence/<n>`, n counting from 1 in text order.
     """
-    kind = graph.nodes[entity]["kind"]
-    mention = _n(mint(base, "mention", article.split(":", 1)[1], kind, entity.split(":", 1)[1]))
-    yield mention, A, MENTION
-    yield mention, M_ARTICLE, iri[article]
-    yield mention, M_ENTITY, iri[entity]
-    yield mention, M_COUNT, integer(data["count"])
-    for number, evidence in enumerate(data.get("evidence", []), 1):
-        node = ox.NamedNode(f"{mention.value}/evidence/{number}")
-        yield mention, M_EVIDENCE, node
-        yield node, A, EVIDENCE
-        yield node, SENTENCE, text(evidence["sentence"])
-        yield node, START, integer(evidence["start"])
-        yield node, END, integer(evidence["end"])
+    mention = ox.NamedNode(mention_iri)
+    out: list[Triple] = [(mention, A, MENTION), (mention, M_ARTICLE, iri[article]), (mention, M_ENTITY, iri[entity]), (mention, M_COUNT, integer(data["count"]))]
+    for number in range(1, len(data.get("evidence", [])) + 1):
+        out.append((mention, M_EVIDENCE, ox.NamedNode(f"{mention_iri}/evidence/{number}")))
+    return out
+
+
+def _evidence(subject: str, evidence: dict) -> list[Triple]:
+    node = ox.NamedNode(subject)
+    return [(node, A, EVIDENCE), (node, SENTENCE, text(evidence["sentence"])), (node, START, integer(evidence["start"])), (node, END, integer(evidence["end"]))]
 
 
 def order(triple: Triple) -> str:
@@ -209,14 +244,51 @@ def header() -> str:
 
 def serialize(triples: Iterable[Triple]) -> str:
     """Turtle text of `triples` in the order given: a fixed @prefix header, then the triples."""
-    prefixes = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
-    data = ox.serialize((ox.Triple(s, p, o) for s, p, o in triples), format=ox.RdfFormat.TURTLE, prefixes=prefixes)
-    # pyoxigraph writes its own @prefix lines; ours replace them so their order never depends on it.
-    lines = data.decode("utf-8").split("\n")
-    first = next((i for i, line in enumerate(lines) if not line.startswith("@prefix ")), len(lines))
-    return header() + "\n" + "\n".join(lines[first:]).lstrip("\n")
+    buffer = io.StringIO()
+    write(triples, buffer)
+    return buffer.getvalue()
+
+
+# Triples per call of pyoxigraph's writer: big enough to amortise the call, small enough to stream.
+BATCH = 50_000
+
+
+def write(triples: Iterable[Triple], handle: TextIO) -> None:
+    """Write `triples` as Turtle to `handle`, in the order given, a batch at a time.
+
+    A batch always ends with a whole subject, so the batches' texts joined are exactly what one call
+    over all triples writes: each subject's block (`s p o ; p o .`) is written by one call.
+    """
+    handle.write(header() + "\n")
+    batch: list[ox.Triple] = []
+    last = None
+    for s, p, o in triples:
+        if len(batch) >= BATCH and s != last:
+            handle.write(_turtle(batch))
+            batch = []
+        batch.append(ox.Triple(s, p, o))
+        last = s
+    if batch:
+        handle.write(_turtle(batch))
+
+
+_PREFIXES = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+
+
+def _turtle(batch: list[ox.Triple]) -> str:
+    """pyoxigraph's Turtle for `batch`, without its @prefix lines (ours come first, in a fixed order)."""
+    data = ox.serialize(batch, format=ox.RdfFormat.TURTLE, prefixes=_PREFIXES).decode("utf-8")
+    at = 0
+    while data.startswith("@prefix ", at):
+        at = data.index("\n", at) + 1
+    return data[at:].lstrip("\n")
 
 
 def render(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE, **_: object) -> str:
     """Turtle text of `graph`, triples sorted, so the same graph always gives the same bytes."""
-    return serialize(triples(graph, base=base))
+    return serialize(iter_triples(graph, base=base))
+
+
+def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, **_: object) -> None:
+    """`render`, written to `handle` a batch at a time instead of returned whole."""
+    write(iter_triples(graph, base=base), handle)
