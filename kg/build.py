@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import networkx as nx
@@ -23,7 +23,7 @@ import networkx as nx
 from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache
 from kg.dictionary import load_dictionary
 from kg.errors import ExportError, VaultError
-from kg.export import render_all
+from kg.export import write_all
 from kg.graph import build_graph
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Note, Problem
 from kg.parallel import default_jobs, extract_all
@@ -36,7 +36,7 @@ Progress = Callable[[int, int], None]
 class BuildResult:
     """What a build produced and what went wrong on the way."""
 
-    notes: list[Note]
+    notes: list[Note]  # as read, but without their bodies (only extraction reads them)
     graph: nx.MultiDiGraph | None
     problems: list[Problem] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
@@ -101,18 +101,29 @@ def build_vault(
         manifest = BuildManifest(store.folder)
         files = manifest.unchanged_outputs(Path(out), fingerprint)
         if files is not None:
+            _remove_stale_staging(Path(out))  # what a killed build left, as a full build would
             store.stats.hits = len(notes)
+            notes = [replace(note, body="") for note in notes]
             result = BuildResult(notes=notes, graph=None, problems=problems, cache=store.stats, files=files, unchanged=True, counts=manifest.counts)
             result.seconds = time.perf_counter() - started
             return result
     extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, cache=store, progress=progress)
+    # Bodies are only read by extraction; a big vault's text is most of the memory a build holds.
+    notes = [replace(note, body="") for note in notes]
     graph = build_graph(notes, extractions, dictionary)
+    del extractions  # the graph holds what the outputs need
     result = BuildResult(notes=notes, graph=graph, problems=problems, cache=store.stats if store else None)
-    contents = render_all(graph, jobs=1 if scheduler else (jobs or default_jobs()), **(options or {}))
-    contents["report.json"] = report_json(problems)
+    report = report_json(problems)
+    writers = 1 if scheduler else (jobs or default_jobs())
+
+    def produce(staging: Path) -> list[str]:
+        names = write_all(graph, staging, jobs=writers, **(options or {}))
+        _write_text(staging / "report.json", report)
+        return [*names, "report.json"]
+
     if store is not None:
         BuildManifest(store.folder).forget()  # the outputs are about to change: never vouch for them half-way
-    result.files = write_atomically(Path(out), contents)
+    result.files = publish(Path(out), produce)
     if store is not None and fingerprint is not None:
         summary = result.summary()
         BuildManifest(store.folder).record(Path(out), fingerprint, result.files, {"entities": summary["entities"], "edges": summary["edges"]})
@@ -199,40 +210,59 @@ def report_json(problems: list[Problem]) -> str:
 
 
 def write_atomically(out: Path, contents: dict[str, str]) -> list[Path]:
-    """Write every file into a temporary folder beside `out`, then move them all into place.
+    """Write `contents` (file name -> text) into `out` all or nothing; see `publish`."""
 
-    The moves start only when every file is written and synced, and the whole write runs with
-    SIGINT/SIGTERM held back, so Ctrl-C or a kill at any moment leaves `out` with either all previous
-    or all new files, each whole, and no temporary folder. Files in `out` that are not outputs are left alone. A temporary folder left by a
-    killed build (SIGKILL) is removed by the next build.
+    def produce(staging: Path) -> list[str]:
+        for name, text in sorted(contents.items()):
+            _write_text(staging / name, text)
+        return sorted(contents)
+
+    return publish(out, produce)
+
+
+def publish(out: Path, produce: Callable[[Path], list[str]]) -> list[Path]:
+    """Let `produce` write files into a temporary folder beside `out`, then move them all into place.
+
+    `produce(staging)` writes and syncs its files and returns their names. The moves start only
+    when every file is written, and run with SIGINT/SIGTERM held back, so Ctrl-C or a kill at any
+    moment leaves `out` with either all previous or all new files, each whole. Ctrl-C while the
+    files are being written stops the build at once and removes the temporary folder. Files in
+    `out` that are not outputs are left alone. A temporary folder left by a killed build (SIGKILL)
+    is removed by the next build.
     """
-    # Writing takes about a second even for a big vault; holding Ctrl-C for that long means no
-    # interrupt can land between creating the temporary folder and removing it.
-    with _signals_held():
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            _remove_stale_staging(out)
-            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
-        except OSError as exc:
-            raise ExportError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from exc
-        try:
-            for name, text in sorted(contents.items()):
-                with open(staging / name, "w", encoding="utf-8", newline="\n") as handle:
-                    handle.write(text)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+    staging: Path | None = None
+    try:
+        # Held while the folder is made, so no interrupt lands between its creation and `staging`
+        # being set (an interrupt held here is raised on leaving the block, when `finally` sees it).
+        with _signals_held():
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                _remove_stale_staging(out)
+                staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp", dir=out.parent))
+            except OSError as exc:
+                raise ExportError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from exc
+        names = produce(staging)
+        with _signals_held():
             written = []
-            for name in sorted(contents):
+            for name in sorted(names):
                 os.replace(staging / name, out / name)
                 written.append(out / name)
             _sync_folder(out)
             return written
-        except OSError as exc:
-            raise ExportError(f"{out}: cannot write the outputs ({exc.strerror or exc})") from exc
-        except UnicodeEncodeError as exc:
-            raise ExportError(f"{out}: an output holds text that is not valid Unicode ({exc.reason})") from exc
-        finally:
+    except OSError as exc:
+        raise ExportError(f"{out}: cannot write the outputs ({exc.strerror or exc})") from exc
+    except UnicodeEncodeError as exc:
+        raise ExportError(f"{out}: an output holds text that is not valid Unicode ({exc.reason})") from exc
+    finally:
+        if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}

@@ -65,19 +65,38 @@ def test_chunks_cover_every_note_once_in_order(vault):
 # ---- rendering the formats in forked workers --------------------------------------------------
 
 
-def test_outputs_rendered_in_workers_equal_one_process(vault, monkeypatch):
-    import kg.export
-    from kg.build import build_vault
+WRITE_WITH_WORKERS = """
+import json, sys
+from pathlib import Path
+import kg.export
+from kg.build import build_vault
 
-    graph = build_vault(vault, vault.parent / "render-out", jobs=1, cache=False).graph
-    assert kg.export._can_fork(), "this process runs other threads: the worker path would not be taken"
-    monkeypatch.setattr(kg.export, "MIN_EDGES_FOR_WORKERS", 0)
-    serial = kg.export.render_all(graph, jobs=1)
-    forked = kg.export.render_all(graph, jobs=2)
-    assert list(forked) == list(serial)
-    for name in serial:
-        assert forked[name] == serial[name], name
-    assert len(serial["graph.ttl"]) > 10_000
+vault, work = Path(sys.argv[1]), Path(sys.argv[2])
+graph = build_vault(vault, work / "out", jobs=1, cache=False).graph
+assert kg.export._can_fork(), "the worker path would not be taken"
+kg.export.MIN_EDGES_FOR_WORKERS = 0
+for jobs in (1, 2, 4):
+    folder = work / f"jobs-{jobs}"
+    folder.mkdir()
+    kg.export.write_all(graph, folder, jobs=jobs)
+(work / "texts").mkdir()
+for name, text in kg.export.render_all(graph).items():
+    (work / "texts" / name).write_text(text, encoding="utf-8", newline="\\n")
+"""
+
+
+def test_outputs_written_by_workers_equal_one_process(vault, tmp_path):
+    # In a fresh process: pytest's own may run threads (servers, clusters), and kg never forks then.
+    subprocess.run([sys.executable, "-c", WRITE_WITH_WORKERS, str(vault), str(tmp_path)], check=True, timeout=600)
+    texts = read_outputs_of(tmp_path / "texts")
+    assert sorted(texts) == ["graph.graphml", "graph.html", "graph.json", "graph.ttl"]
+    for jobs in (1, 2, 4):
+        assert read_outputs_of(tmp_path / f"jobs-{jobs}") == texts, jobs
+    assert len(texts["graph.ttl"]) > 10_000
+
+
+def read_outputs_of(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
 RENDER_FOREVER = """
@@ -89,8 +108,9 @@ for i in range(3000):
     for j in range(1, 9):
         graph.add_edge(f"product:p{i}", f"product:p{(i + j) % 3000}", key="co_mention", weight=j)
 kg.export.formats = lambda real=kg.export.formats: {**real(), "slow": kg.export.Format("slow", lambda g, **_: __import__("time").sleep(600) or "")}
+folder = __import__("pathlib").Path(sys.argv[1])
 print("rendering", flush=True)
-kg.export.render_all(graph, jobs=2)
+kg.export.write_all(graph, folder, jobs=2)
 """
 
 
@@ -98,7 +118,7 @@ kg.export.render_all(graph, jobs=2)
 def test_ctrl_c_while_rendering_ends_the_workers_at_once(tmp_path):
     import psutil
 
-    proc = subprocess.Popen([sys.executable, "-c", RENDER_FOREVER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", RENDER_FOREVER, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     assert proc.stdout.readline().strip() == "rendering"
     deadline = time.monotonic() + 60
     while len(psutil.Process(proc.pid).children()) < 2 and time.monotonic() < deadline:
@@ -113,3 +133,4 @@ def test_ctrl_c_while_rendering_ends_the_workers_at_once(tmp_path):
     assert "KeyboardInterrupt" in stderr
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == [], f"worker processes outlived the build: {alive}"
+    assert not (tmp_path / "slow").exists() or (tmp_path / "slow").stat().st_size == 0

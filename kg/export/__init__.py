@@ -1,14 +1,17 @@
 """Output formats. Each module has a pure builder (graph -> text) and is registered here once.
 
-Adding a format is adding one module and one line to FORMATS.
+Adding a format is adding one module and one line to `formats`.
 
-`render_all` renders the formats side by side in forked worker processes when it may (see
-`_can_fork`): they only read the graph, which a forked child shares with its parent without
-copying or pickling it. The texts are the same bytes however they were rendered.
+`write_all` writes every format into a folder, side by side in forked worker processes when it
+may (see `_can_fork`): they only read the graph, which a forked child shares with its parent
+without copying or pickling it, and each writes its own file, so no text travels between
+processes and no process holds more than one output. The files are the same bytes however they
+were written; `render_all` gives the same texts as strings.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import signal
@@ -18,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
 
 import networkx as nx
 
@@ -26,17 +31,25 @@ from kg.errors import ExportError
 
 @dataclass(frozen=True)
 class Format:
-    """One output file: its name in OUT and the pure function that renders it."""
+    """One output file: its name in OUT, the pure function that renders it, and optionally one that
+    streams it to a text handle (without holding the whole text)."""
 
     filename: str
     render: Callable[..., str]
+    stream: Callable[..., None] | None = None
+
+    def write(self, graph: nx.MultiDiGraph, handle: TextIO, **options: object) -> None:
+        if self.stream is not None:
+            self.stream(graph, handle, **options)
+        else:
+            handle.write(self.render(graph, **options))
 
 
 def formats() -> dict[str, Format]:
     from kg.export import graphml, html, json, turtle
 
     return {
-        "ttl": Format("graph.ttl", turtle.render),
+        "ttl": Format("graph.ttl", turtle.render, turtle.stream),
         "json": Format("graph.json", json.render),
         "graphml": Format("graph.graphml", graphml.render),
         "html": Format("graph.html", html.render),
@@ -44,42 +57,67 @@ def formats() -> dict[str, Format]:
 
 
 # Longest first, so that with two workers the short ones fill in behind the long ones.
-_RENDER_ORDER = ("ttl", "html", "graphml", "json")
+_WRITE_ORDER = ("ttl", "html", "graphml", "json")
 
 # Below this many edges a worker process costs more than it saves.
 MIN_EDGES_FOR_WORKERS = 20_000
 
 
-def render_all(graph: nx.MultiDiGraph, *, jobs: int = 1, **options: object) -> dict[str, str]:
-    """filename -> content for every registered format, in `jobs` processes when that helps."""
+def render_all(graph: nx.MultiDiGraph, **options: object) -> dict[str, str]:
+    """filename -> content for every registered format, rendered here."""
+    out = {}
+    for fmt in formats().values():
+        buffer = io.StringIO(newline="\n")
+        fmt.write(graph, buffer, **options)
+        out[fmt.filename] = buffer.getvalue()
+    return out
+
+
+def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, **options: object) -> list[str]:
+    """Write every registered format into `folder` (each file synced to disk); their file names.
+
+    With `jobs` > 1 on a big graph, the formats are written by that many forked processes at once.
+    """
     registered = formats()
+    names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
     if jobs < 2 or graph.number_of_edges() < MIN_EDGES_FOR_WORKERS or not _can_fork():
-        return {fmt.filename: fmt.render(graph, **options) for fmt in registered.values()}
-    names = [name for name in _RENDER_ORDER if name in registered] + sorted(set(registered) - set(_RENDER_ORDER))
-    _SHARED[:] = [graph, options]
+        for name in names:
+            _write(registered[name], graph, folder, options)
+        return [registered[name].filename for name in registered]
+    _SHARED[:] = [graph, folder, options]
     try:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=multiprocessing.get_context("fork"), initializer=_start_worker) as pool:
-            futures = {name: pool.submit(_render_shared, name) for name in names}
+        with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(os.getpid(),)) as pool:
+            futures = [pool.submit(_write_shared, name) for name in names]
             try:
-                texts = {name: future.result() for name, future in futures.items()}
+                for future in futures:
+                    future.result()
             except KeyboardInterrupt:
                 _stop(pool)
                 raise
     except BrokenProcessPool as exc:
-        error = ExportError(f"a worker process died while rendering the outputs ({exc})")
+        error = ExportError(f"a worker process died while writing the outputs ({exc})")
         error.hint = "the machine may be out of memory: try --jobs 1"
         raise error from exc
     finally:
         _SHARED.clear()
-    return {registered[name].filename: texts[name] for name in registered}
+    return [registered[name].filename for name in registered]
+
+
+def _write(fmt: Format, graph: nx.MultiDiGraph, folder: Path, options: dict) -> None:
+    with open(folder / fmt.filename, "w", encoding="utf-8", newline="\n") as handle:
+        fmt.write(graph, handle, **options)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Ctrl-C: drop queued formats and end the running ones now, not when they are rendered."""
+    """Ctrl-C: drop queued formats and end the running ones now, not when they are written."""
     workers = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:
         worker.terminate()
+    for worker in workers:  # gone before the caller removes the folder they were writing into
+        worker.join(10)
 
 
 def _can_fork() -> bool:
@@ -88,14 +126,31 @@ def _can_fork() -> bool:
     return hasattr(os, "fork") and sys.platform != "darwin" and threading.active_count() == 1
 
 
-# The graph and options, set in the parent just before the workers fork and read by them; cleared after.
+# The graph, folder and options, set in the parent just before the workers fork and read by them; cleared after.
 _SHARED: list = []
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent handles it
+    _die_with_parent(parent)
 
 
-def _render_shared(name: str) -> str:
-    graph, options = _SHARED
-    return formats()[name].render(graph, **options)
+def _die_with_parent(parent: int) -> None:
+    """Linux: end this worker when the build process dies (kill -9), instead of writing on into a
+    temporary folder that the next build is about to remove."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def _write_shared(name: str) -> None:
+    graph, folder, options = _SHARED
+    _write(formats()[name], graph, folder, options)
