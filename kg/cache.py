@@ -17,6 +17,7 @@ The cache holds pickles: it is as trusted as the output folder it lives in.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,10 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import kg
+from kg.dictionary import Dictionary
+from kg.discover import Lexicon
 from kg.model import Extraction, Note
 
 CACHE_FOLDER = ".kg-cache"
 CACHE_FILE = "extractions.sqlite"
+LEXICON_FILE = "lexicon.pickle"  # the discovery word lists, built once per code and dictionary version
 _SCHEMA = "CREATE TABLE IF NOT EXISTS extraction (path TEXT PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL)"
 
 
@@ -117,6 +121,47 @@ class ExtractionCache:
             self.stats.pruned = len(gone)
         except (OSError, sqlite3.Error) as exc:
             self.stats.notices.append(f"{self.path}: cannot be updated ({exc}); the next build extracts those notes again")
+
+    def lexicon(self, dictionary: Dictionary) -> Lexicon:
+        """The discovery word lists for `dictionary`, from LEXICON_FILE when it was made by this very
+        code, dictionary and word-list versions, else built (about a second: the wordfreq lists and
+        jieba's dictionary) and stored for the next build."""
+        from kg.extract import build_lexicon
+
+        key = self._lexicon_key(dictionary)
+        path = self.folder / LEXICON_FILE
+        try:
+            with open(path, "rb") as handle:
+                if handle.readline().rstrip(b"\n") == key.encode():
+                    lexicon = pickle.load(handle)
+                    if isinstance(lexicon, Lexicon):
+                        return lexicon
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - a damaged file only means "build it again"
+            self.stats.notices.append(f"{path}: unreadable ({type(exc).__name__}); built the word lists again")
+        lexicon = build_lexicon(dictionary)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            with open(temporary, "wb") as handle:
+                handle.write(key.encode() + b"\n")
+                pickle.dump(lexicon, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, path)
+        except OSError as exc:
+            self.stats.notices.append(f"{path}: cannot be written ({exc.strerror or exc}); the next build builds the word lists again")
+        return lexicon
+
+    def _lexicon_key(self, dictionary: Dictionary) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        versions = []
+        for package in ("wordfreq", "jieba"):
+            try:
+                versions.append(f"{package}={version(package)}")
+            except PackageNotFoundError:
+                versions.append(f"{package}=?")
+        return hashlib.sha256("\0".join([self.code, dictionary.digest, *versions]).encode()).hexdigest()
 
     def _read_rows(self) -> list[tuple[str, str, bytes]]:
         if not self.path.exists():

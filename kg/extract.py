@@ -68,7 +68,8 @@ class Matcher:
         return self.tokenizer.lcut(text, HMM=False)
 
 
-def build_matcher(dictionary: Dictionary) -> Matcher:
+def build_matcher(dictionary: Dictionary, lexicon: Lexicon | None = None) -> Matcher:
+    """The matcher for `dictionary`; `lexicon` is `build_lexicon(dictionary)`, built here if not given."""
     automaton = ahocorasick.Automaton()
     spellings: dict[str, list[Entry]] = {}
     han_names: set[str] = set()
@@ -85,7 +86,7 @@ def build_matcher(dictionary: Dictionary) -> Matcher:
         automaton.add_word(key, (key, tuple(entries)))
     if len(automaton):
         automaton.make_automaton()
-    return Matcher(dictionary=dictionary, automaton=automaton, lexicon=build_lexicon(dictionary), han_names=tuple(sorted(han_names)))
+    return Matcher(dictionary=dictionary, automaton=automaton, lexicon=lexicon or build_lexicon(dictionary), han_names=tuple(sorted(han_names)))
 
 
 def build_lexicon(dictionary: Dictionary) -> Lexicon:

@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from kg.cache import ExtractionCache
 from kg.dictionary import Dictionary
 from kg.errors import ExtractionError
+from kg.discover import Lexicon
 from kg.extract import Matcher, build_matcher, extract
 from kg.model import Extraction, Note
 
@@ -68,10 +69,11 @@ def extract_all(
             fresh = extract_on_cluster(pending, dictionary, address=scheduler, chunk=_chunk_size(len(pending), 8), progress=report)
         else:
             jobs = jobs or default_jobs()
+            lexicon = cache.lexicon(dictionary) if cache is not None else None
             if jobs > 1 and len(pending) >= MIN_NOTES_FOR_POOL:
-                fresh = _extract_in_pool(pending, dictionary, jobs=jobs, progress=report)
+                fresh = _extract_in_pool(pending, dictionary, jobs=jobs, progress=report, lexicon=lexicon)
             else:
-                fresh = _extract_here(pending, dictionary, progress=report)
+                fresh = _extract_here(pending, dictionary, progress=report, lexicon=lexicon)
         done.update(fresh)
     else:
         report(0)
@@ -107,8 +109,8 @@ class _Counter:
             self.progress(self.done, self.total)
 
 
-def _extract_here(notes: Sequence[Note], dictionary: Dictionary, *, progress: Callable[[int], None]) -> dict[str, Extraction]:
-    matcher = build_matcher(dictionary)
+def _extract_here(notes: Sequence[Note], dictionary: Dictionary, *, progress: Callable[[int], None], lexicon: Lexicon | None = None) -> dict[str, Extraction]:
+    matcher = build_matcher(dictionary, lexicon)
     out = {}
     for note in notes:
         out[note.path] = extract(note, matcher)
@@ -121,22 +123,24 @@ def _extract_here(notes: Sequence[Note], dictionary: Dictionary, *, progress: Ca
 _WORKER_MATCHER: list[Matcher] = []
 
 
-def _start_worker(dictionary: Dictionary) -> None:
+def _start_worker(dictionary: Dictionary, lexicon: Lexicon | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent handles it
-    _WORKER_MATCHER[:] = [build_matcher(dictionary)]
+    _WORKER_MATCHER[:] = [build_matcher(dictionary, lexicon)]
 
 
 def _worker_chunk(notes: list[Note]) -> list[tuple[str, Extraction]]:
     return extract_chunk(notes, _WORKER_MATCHER[0])
 
 
-def _extract_in_pool(notes: Sequence[Note], dictionary: Dictionary, *, jobs: int, progress: Callable[[int], None]) -> dict[str, Extraction]:
+def _extract_in_pool(
+    notes: Sequence[Note], dictionary: Dictionary, *, jobs: int, progress: Callable[[int], None], lexicon: Lexicon | None = None
+) -> dict[str, Extraction]:
     """Spread `notes` over `jobs` fresh processes ("spawn": no inherited jieba or thread state)."""
     workers = min(jobs, len(notes))
     context = multiprocessing.get_context("spawn")
     out: dict[str, Extraction] = {}
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(dictionary,)) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(dictionary, lexicon)) as pool:
             running: set[Future] = {pool.submit(_worker_chunk, chunk) for chunk in chunks(notes, _chunk_size(len(notes), workers))}
             try:
                 while running:

@@ -176,3 +176,35 @@ def test_the_cli_says_when_nothing_changed(vault, tmp_path):
     assert again.stdout.split(" warnings")[0] == first.stdout.split(" warnings")[0]
     forced = run_kg("build", str(vault), "-o", str(out), "--jobs", "1", "--no-cache", check=True)
     assert "nothing changed" not in forced.stdout
+
+
+# ---- the discovery word lists are built once and kept beside the extractions ------------------------
+
+
+def test_word_lists_are_kept_and_damage_only_costs_a_rebuild(vault, tmp_path, monkeypatch):
+    import kg.extract
+    from kg.cache import LEXICON_FILE
+
+    out = tmp_path / "out"
+    build_vault(vault, out, jobs=1)
+    stored = out / CACHE_FOLDER / LEXICON_FILE
+    assert stored.stat().st_size > 100_000
+
+    def refuse(_dictionary):
+        raise AssertionError("the word lists were built again although they were kept")
+
+    note = first_article(vault)
+    note.write_text(note.read_text(encoding="utf-8") + "\n另见 Anthropic 的 Claude。\n", encoding="utf-8")
+    with monkeypatch.context() as patch:
+        patch.setattr(kg.extract, "build_lexicon", refuse)
+        edited = build_vault(vault, out, jobs=1)
+    assert edited.cache.misses == 1 and edited.cache.notices == []
+    reference = read_outputs(out)
+
+    stored.write_bytes(stored.read_bytes()[:5000])  # right header, cut-off pickle
+    note.write_text(note.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    damaged = build_vault(vault, out, jobs=1)
+    assert any(LEXICON_FILE in notice and "unreadable" in notice for notice in damaged.cache.notices)
+    assert stored.stat().st_size > 100_000, "the damaged file was not replaced"
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
+    assert reference.keys() == read_outputs(out).keys()
