@@ -11,7 +11,7 @@ Prints, for VAULT (copied first into a scratch folder, so the vault itself is ne
   one edit     a rebuild after one note is edited (a paragraph appended)
   one new      a rebuild after one note is added
   peak memory  the largest total PSS of the build's process tree (parent + workers), sampled every
-               20 ms: each process's own pages plus its share of pages it shares, so memory a
+               100 ms: each process's own pages plus its share of pages it shares, so memory a
                forked worker still shares with its parent is counted once, not once per process
 and notes/s, characters/s and cold / floor. Every figure is wall time of a fresh `python` process,
 imports included, for kg and for the floor alike. With verification (default) it also builds the
@@ -106,7 +106,7 @@ def run(command: list[str]) -> tuple[float, int, str]:
                 peak = max(peak, sum(_memory(p) for p in tree))
             except psutil.Error:  # a worker ended between listing and measuring
                 pass
-            time.sleep(0.02)
+            time.sleep(0.1)
         seconds = time.perf_counter() - started
         stdout.seek(0)
         stderr.seek(0)
