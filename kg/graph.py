@@ -116,6 +116,7 @@ def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionar
 
     # Mentions with evidence, then co-mentions weighted by the number of articles.
     per_article: dict[str, list[str]] = {}
+    mention_edges: list[tuple[str, str, str, dict]] = []
     for (path, eid), mentions in sorted(resolution.mentions.items()):
         if by_path[path].kind != ARTICLE:
             continue
@@ -128,20 +129,23 @@ def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionar
             evidence.append({"sentence": mention.sentence, "start": mention.start, "end": mention.end})
             if len(evidence) == EVIDENCE_PER_PAIR:
                 break
-        graph.add_edge(article_id(path), eid, key="mentions", count=len(mentions), evidence=evidence)
+        mention_edges.append((article_id(path), eid, "mentions", {"count": len(mentions), "evidence": evidence}))
         per_article.setdefault(path, []).append(eid)
+    graph.add_edges_from(mention_edges)  # one call: networkx's add_edge costs most per edge
     co: Counter[tuple[str, str]] = Counter()
     for eids in per_article.values():
         co.update(itertools.combinations(sorted(set(eids)), 2))
-    for (a, b), weight in sorted(co.items()):
-        if weight >= MIN_CO_MENTIONS:
-            graph.add_edge(a, b, key="co_mention", weight=weight)
+    graph.add_edges_from((a, b, "co_mention", {"weight": weight}) for (a, b), weight in sorted(co.items()) if weight >= MIN_CO_MENTIONS)
 
     # How many articles reach each node (sizes in the view, filters, ranking).
+    kinds = dict(graph.nodes(data="kind"))
+    reached: dict[str, set[str]] = {}
+    for u, v, key in graph.edges(keys=True):
+        if key in ("mentions", "about", "author", "source") and kinds[u] == ARTICLE:
+            reached.setdefault(v, set()).add(u)
     for node, data in graph.nodes(data=True):
-        if data["kind"] == ARTICLE:
-            continue
-        data["articles"] = len({u for u, _, k in graph.in_edges(node, keys=True) if k in ("mentions", "about", "author", "source") and graph.nodes[u]["kind"] == ARTICLE})
+        if data["kind"] != ARTICLE:
+            data["articles"] = len(reached.get(node, ()))
     return graph
 
 
