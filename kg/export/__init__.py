@@ -11,6 +11,7 @@ were written; `render_all` gives the same texts as strings.
 
 from __future__ import annotations
 
+import gc
 import io
 import multiprocessing
 import os
@@ -85,6 +86,10 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, **options:
             _write(registered[name], graph, folder, options)
         return [registered[name].filename for name in registered]
     _SHARED[:] = [graph, folder, options]
+    # Move every object to the permanent generation first, so the workers' garbage collector never
+    # writes to (and so copies) the pages of the graph they share with this process.
+    gc.collect()
+    gc.freeze()
     try:
         with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(_write_shared, name) for name in names]
@@ -100,6 +105,7 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, **options:
         raise error from exc
     finally:
         _SHARED.clear()
+        gc.unfreeze()
     return [registered[name].filename for name in registered]
 
 
