@@ -55,7 +55,12 @@ def _is_iri_letter(char: str) -> bool:
 
 def mint(base: str, kind: str, *keys: str) -> URIRef:
     """The IRI of a thing of `kind` identified by `keys` (e.g. a vault path, or a canonical name)."""
-    return URIRef(base + kind + "/" + "/".join(encode_segment(k) for k in keys))
+    return URIRef(mint_text(base, kind, *keys))
+
+
+def mint_text(base: str, kind: str, *keys: str) -> str:
+    """`mint` as a plain string, for callers that make many IRIs and need no rdflib term."""
+    return base + kind + "/" + "/".join(encode_segment(k) for k in keys)
 
 
 # What no RDF parser accepts in a literal: NUL (Raptor cuts the string there), lone surrogates

@@ -28,7 +28,7 @@ from rdflib.namespace import RDF, SKOS, XSD
 
 from kg.model import ARTICLE, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 from kg.normalize import has_cjk
-from kg.vocab import DEFAULT_BASE, KG, PREFIXES, SCHEMA, clean_literal, mint
+from kg.vocab import DEFAULT_BASE, KG, PREFIXES, SCHEMA, clean_literal, mint, mint_text
 
 Term = ox.NamedNode | ox.Literal
 Triple = tuple[ox.NamedNode, ox.NamedNode, Term]
@@ -108,7 +108,13 @@ def triples(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> list[Triple]
 
 def iter_triples(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> Iterator[Triple]:
     """Every triple of `graph`, without duplicates, grouped by subject in sorted order, made one
-    subject at a time.
+    subject at a time (see `subject_blocks`)."""
+    for block in subject_blocks(graph, base=base):
+        yield from block
+
+
+def subject_blocks(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> Iterator[list[Triple]]:
+    """The triples of `graph`, one list per subject, subjects in sorted order, no duplicates.
 
     Within a subject, rdf:type comes first, then predicates in order; a predicate's objects keep
     the order the graph gives them (kg builds its graphs in sorted order, so that order is fixed).
@@ -117,10 +123,13 @@ def iter_triples(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> Iterato
     """
     iri = node_iris(graph, base)
     for _subject, recipes in _subjects(graph, iri, base):
+        if len(recipes) == 1 and recipes[0][0] != "node":
+            yield _made(graph, iri, recipes[0])  # made in predicate order already, nothing repeated
+            continue
         made: list[Triple] = []
         for recipe in recipes:
             made.extend(_made(graph, iri, recipe))
-        yield from sorted(dict.fromkeys(made), key=_predicate_order)
+        yield sorted(dict.fromkeys(made), key=_predicate_order)
 
 
 # What to make for one subject: ("node", node), ("mention", article, entity, mention IRI) or
@@ -137,7 +146,7 @@ def _subjects(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], base: str) -
     for u, v, key, data in graph.edges(keys=True, data=True):
         if key != "mentions":
             continue
-        mention = str(mint(base, "mention", u.split(":", 1)[1], graph.nodes[v]["kind"], v.split(":", 1)[1]))
+        mention = mint_text(base, "mention", u.split(":", 1)[1], graph.nodes[v]["kind"], v.split(":", 1)[1])
         by_subject.setdefault(mention, []).append(("mention", u, v, mention, data))
         for number, evidence in enumerate(data.get("evidence", []), 1):
             subject = f"{mention}/evidence/{number}"
@@ -194,18 +203,20 @@ def _mention(article: str, entity: str, mention_iri: str, data: dict, iri: dict)
     """The (article, entity) pair as a kg:Mention node carrying count and evidence (no RDF-star needed).
 
     Its IRI is minted from the pair, `mention/<article path>/<kind>/<entity name>`, and each
-    evidence sentence is `<mention IRI>/evidence/<n>`, n counting from 1 in text order.
+    evidence sentence is `<mention IRI>/evidence/<n>`, n counting from 1 in text order. The
+    triples come in `_predicate_order` (kg:article < kg:count < kg:entity < kg:evidence).
     """
     mention = ox.NamedNode(mention_iri)
-    out: list[Triple] = [(mention, A, MENTION), (mention, M_ARTICLE, iri[article]), (mention, M_ENTITY, iri[entity]), (mention, M_COUNT, integer(data["count"]))]
+    out: list[Triple] = [(mention, A, MENTION), (mention, M_ARTICLE, iri[article]), (mention, M_COUNT, integer(data["count"])), (mention, M_ENTITY, iri[entity])]
     for number in range(1, len(data.get("evidence", [])) + 1):
         out.append((mention, M_EVIDENCE, ox.NamedNode(f"{mention_iri}/evidence/{number}")))
     return out
 
 
 def _evidence(subject: str, evidence: dict) -> list[Triple]:
+    """One evidence sentence, in `_predicate_order` (kg:end < kg:sentence < kg:start)."""
     node = ox.NamedNode(subject)
-    return [(node, A, EVIDENCE), (node, SENTENCE, text(evidence["sentence"])), (node, START, integer(evidence["start"])), (node, END, integer(evidence["end"]))]
+    return [(node, A, EVIDENCE), (node, END, integer(evidence["end"])), (node, SENTENCE, text(evidence["sentence"])), (node, START, integer(evidence["start"]))]
 
 
 def order(triple: Triple) -> str:
@@ -260,14 +271,27 @@ def write(triples: Iterable[Triple], handle: TextIO) -> None:
     over all triples writes: each subject's block (`s p o ; p o .`) is written by one call.
     """
     handle.write(header() + "\n")
-    batch: list[ox.Triple] = []
+    batch: list[Triple] = []
     last = None
-    for s, p, o in triples:
-        if len(batch) >= BATCH and s != last:
+    for triple in triples:
+        if len(batch) >= BATCH and triple[0] != last:
             handle.write(_turtle(batch))
             batch = []
-        batch.append(ox.Triple(s, p, o))
-        last = s
+        batch.append(triple)
+        last = triple[0]
+    if batch:
+        handle.write(_turtle(batch))
+
+
+def write_blocks(blocks: Iterable[list[Triple]], handle: TextIO) -> None:
+    """`write` for triples already in one list per subject (as `subject_blocks` gives them)."""
+    handle.write(header() + "\n")
+    batch: list[Triple] = []
+    for block in blocks:
+        batch += block
+        if len(batch) >= BATCH:
+            handle.write(_turtle(batch))
+            batch = []
     if batch:
         handle.write(_turtle(batch))
 
@@ -275,9 +299,9 @@ def write(triples: Iterable[Triple], handle: TextIO) -> None:
 _PREFIXES = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
 
 
-def _turtle(batch: list[ox.Triple]) -> str:
+def _turtle(batch: list[Triple]) -> str:
     """pyoxigraph's Turtle for `batch`, without its @prefix lines (ours come first, in a fixed order)."""
-    data = ox.serialize(batch, format=ox.RdfFormat.TURTLE, prefixes=_PREFIXES).decode("utf-8")
+    data = ox.serialize((ox.Triple(s, p, o) for s, p, o in batch), format=ox.RdfFormat.TURTLE, prefixes=_PREFIXES).decode("utf-8")
     at = 0
     while data.startswith("@prefix ", at):
         at = data.index("\n", at) + 1
@@ -286,9 +310,11 @@ def _turtle(batch: list[ox.Triple]) -> str:
 
 def render(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE, **_: object) -> str:
     """Turtle text of `graph`, triples sorted, so the same graph always gives the same bytes."""
-    return serialize(iter_triples(graph, base=base))
+    buffer = io.StringIO()
+    stream(graph, buffer, base=base)
+    return buffer.getvalue()
 
 
 def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, **_: object) -> None:
     """`render`, written to `handle` a batch at a time instead of returned whole."""
-    write(iter_triples(graph, base=base), handle)
+    write_blocks(subject_blocks(graph, base=base), handle)
