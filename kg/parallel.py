@@ -2,14 +2,16 @@
 
 Extraction is a pure function of one note and the dictionary, so it can run anywhere and in any
 order; results are merged by note path, so every back-end gives the same dict, whatever the number
-of workers. A Matcher (with its own jieba.Tokenizer) may not pickle, so it never travels: each
-worker builds one from the Dictionary, once, and keeps it for every note it is given.
+of workers. A Matcher (with its own jieba.Tokenizer) may not pickle, so it never travels: local
+workers are forked from a process that built one (or, where forking is not safe, each builds its
+own once), and each Dask worker builds one from the Dictionary, once, for every note it is given.
 
 `extract_all` is the one entry point; `build_vault` calls it.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -23,6 +25,7 @@ from kg.errors import ExtractionError
 from kg.discover import Lexicon
 from kg.extract import Matcher, build_matcher, extract
 from kg.model import Extraction, Note
+from kg.processes import can_fork, start_forked_worker, stop_pool
 
 Progress = Callable[[int, int], None]
 
@@ -118,8 +121,8 @@ def _extract_here(notes: Sequence[Note], dictionary: Dictionary, *, progress: Ca
     return out
 
 
-# One matcher per worker process, built by the pool initializer: the only module state here, and it
-# lives only in worker processes (the parent never sets it).
+# The matcher of a worker process: set by the spawn initializer in the worker, or in the parent
+# just before it forks its workers (and cleared right after); the only module state here.
 _WORKER_MATCHER: list[Matcher] = []
 
 
@@ -135,12 +138,26 @@ def _worker_chunk(notes: list[Note]) -> list[tuple[str, Extraction]]:
 def _extract_in_pool(
     notes: Sequence[Note], dictionary: Dictionary, *, jobs: int, progress: Callable[[int], None], lexicon: Lexicon | None = None
 ) -> dict[str, Extraction]:
-    """Spread `notes` over `jobs` fresh processes ("spawn": no inherited jieba or thread state)."""
+    """Spread `notes` over `jobs` worker processes.
+
+    Where forking is safe (`can_fork`), this process builds the matcher and its jieba tokenizer
+    once and forks workers that share it; otherwise each worker is spawned fresh and builds its own
+    (about a second each, and the imports).
+    """
     workers = min(jobs, len(notes))
-    context = multiprocessing.get_context("spawn")
+    forked = can_fork()
+    if forked:
+        matcher = build_matcher(dictionary, lexicon)
+        matcher.tokenizer  # noqa: B018 - built before the fork, so no worker builds its own
+        _WORKER_MATCHER[:] = [matcher]
+        gc.collect()
+        gc.freeze()  # the workers' collections then never touch (and copy) the pages they share
+        context, initializer, initargs = multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),)
+    else:
+        context, initializer, initargs = multiprocessing.get_context("spawn"), _start_worker, (dictionary, lexicon)
     out: dict[str, Extraction] = {}
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(dictionary, lexicon)) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer, initargs=initargs) as pool:
             running: set[Future] = {pool.submit(_worker_chunk, chunk) for chunk in chunks(notes, _chunk_size(len(notes), workers))}
             try:
                 while running:
@@ -150,10 +167,14 @@ def _extract_in_pool(
                         out.update(results)
                         progress(len(results))
             except KeyboardInterrupt:
-                pool.shutdown(wait=False, cancel_futures=True)  # stop now, not after every queued chunk
+                stop_pool(pool)  # stop now, not after every queued chunk
                 raise
     except BrokenProcessPool as exc:
         error = ExtractionError(f"a worker process died while extracting ({exc})")
         error.hint = "the machine may be out of memory: try fewer workers with --jobs, or --jobs 1"
         raise error from exc
+    finally:
+        if forked:
+            _WORKER_MATCHER.clear()
+            gc.unfreeze()
     return out

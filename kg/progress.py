@@ -16,14 +16,13 @@ def progress_bar(*, enabled: bool = True) -> Iterator[Progress | None]:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TimeElapsedColumn
 
-    with Bar("extracting", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+    # Redrawn on each update rather than by a refresh thread: kg forks its workers only while no
+    # other thread runs (kg.processes.can_fork).
+    with Bar("extracting", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True, auto_refresh=False) as bar:
         task = bar.add_task("extracting", total=None)
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
-            if done >= total:
-                # Extraction is over: stop the bar's refresh thread, so the outputs can be rendered
-                # in forked processes (kg.export.render_all forks only while no other thread runs).
-                bar.stop()
+            bar.refresh()
 
         yield update

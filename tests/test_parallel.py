@@ -38,6 +38,18 @@ def test_pool_extractions_equal_one_process(vault):
     assert merged == serial and list(merged) == sorted(serial)
 
 
+def test_spawned_workers_extract_what_forked_ones_do(vault, monkeypatch):
+    """Where kg may not fork (other threads running), workers are spawned and build their own matcher."""
+    import kg.parallel
+
+    notes, _ = read_vault(vault)
+    dictionary = load_dictionary()
+    monkeypatch.setattr(kg.parallel, "can_fork", lambda: False)
+    spawned = _extract_in_pool(notes, dictionary, jobs=2, progress=lambda _n: None)
+    matcher = build_matcher(dictionary)
+    assert spawned == {note.path: extract(note, matcher) for note in notes}
+
+
 def test_cli_outputs_are_identical_for_any_number_of_jobs(vault, tmp_path):
     builds = {}
     for jobs in ("1", "3"):
@@ -73,7 +85,7 @@ from kg.build import build_vault
 
 vault, work = Path(sys.argv[1]), Path(sys.argv[2])
 graph = build_vault(vault, work / "out", jobs=1, cache=False).graph
-assert kg.export._can_fork(), "the worker path would not be taken"
+assert kg.export.can_fork(), "the worker path would not be taken"
 kg.export.MIN_EDGES_FOR_WORKERS = 0
 for jobs in (1, 2, 4):
     folder = work / f"jobs-{jobs}"

@@ -3,7 +3,7 @@
 Adding a format is adding one module and one line to `formats`.
 
 `write_all` writes every format into a folder, side by side in forked worker processes when it
-may (see `_can_fork`): they only read the graph, which a forked child shares with its parent
+may (see `kg.processes.can_fork`): they only read the graph, which a forked child shares with its parent
 without copying or pickling it, and each writes its own file, so no text travels between
 processes and no process holds more than one output. The files are the same bytes however they
 were written; `render_all` gives the same texts as strings.
@@ -15,9 +15,6 @@ import gc
 import io
 import multiprocessing
 import os
-import signal
-import sys
-import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +25,7 @@ from typing import TextIO
 import networkx as nx
 
 from kg.errors import ExportError
+from kg.processes import can_fork, start_forked_worker, stop_pool
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, **options:
     """
     registered = formats()
     names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
-    if jobs < 2 or graph.number_of_edges() < MIN_EDGES_FOR_WORKERS or not _can_fork():
+    if jobs < 2 or graph.number_of_edges() < MIN_EDGES_FOR_WORKERS or not can_fork():
         for name in names:
             _write(registered[name], graph, folder, options)
         return [registered[name].filename for name in registered]
@@ -91,13 +89,13 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, **options:
     gc.collect()
     gc.freeze()
     try:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(os.getpid(),)) as pool:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=multiprocessing.get_context("fork"), initializer=start_forked_worker, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(_write_shared, name) for name in names]
             try:
                 for future in futures:
                     future.result()
             except KeyboardInterrupt:
-                _stop(pool)
+                stop_pool(pool)
                 raise
     except BrokenProcessPool as exc:
         error = ExportError(f"a worker process died while writing the outputs ({exc})")
@@ -116,45 +114,8 @@ def _write(fmt: Format, graph: nx.MultiDiGraph, folder: Path, options: dict) -> 
         os.fsync(handle.fileno())
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Ctrl-C: drop queued formats and end the running ones now, not when they are written."""
-    workers = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for worker in workers:
-        worker.terminate()
-    for worker in workers:  # gone before the caller removes the folder they were writing into
-        worker.join(10)
-
-
-def _can_fork() -> bool:
-    """Fork only where it exists and no other thread runs: a thread holding a lock at fork time
-    (a progress bar writing to stderr, a Dask client) could leave the child waiting forever."""
-    return hasattr(os, "fork") and sys.platform != "darwin" and threading.active_count() == 1
-
-
 # The graph, folder and options, set in the parent just before the workers fork and read by them; cleared after.
 _SHARED: list = []
-
-
-def _start_worker(parent: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent handles it
-    _die_with_parent(parent)
-
-
-def _die_with_parent(parent: int) -> None:
-    """Linux: end this worker when the build process dies (kill -9), instead of writing on into a
-    temporary folder that the next build is about to remove."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the line above took effect
-        os._exit(1)
 
 
 def _write_shared(name: str) -> None:

@@ -1,0 +1,51 @@
+"""Worker processes: when forking is safe, and how a worker behaves (Ctrl-C, a killed parent).
+
+kg forks workers where it can (extraction, writing the outputs): a forked child shares the
+parent's matcher, graph and word lists without pickling or rebuilding them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor
+
+
+def can_fork() -> bool:
+    """Fork only where it exists and no other thread runs: a thread holding a lock at fork time
+    (a progress bar writing to stderr, a Dask client) could leave the child waiting forever."""
+    return hasattr(os, "fork") and sys.platform != "darwin" and threading.active_count() == 1
+
+
+def start_forked_worker(parent: int) -> None:
+    """Pool initializer of a forked worker: leave Ctrl-C to the parent, and die with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent handles it
+    die_with_parent(parent)
+
+
+def die_with_parent(parent: int) -> None:
+    """Linux: end this worker when the build process dies (kill -9), instead of working on for
+    nobody (and writing into a temporary folder the next build is about to remove)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Ctrl-C: drop the queued work and end the workers now, not when their current task is done."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:  # gone before the caller cleans up after them (e.g. removes their folder)
+        worker.join(10)
