@@ -59,7 +59,7 @@ def formats() -> dict[str, Format]:
 _WRITE_ORDER = ("ttl", "html", "graphml", "json")
 
 # Below this many edges a worker process costs more than it saves.
-MIN_EDGES_FOR_WORKERS = 20_000
+MIN_EDGES_FOR_WORKERS = 5_000
 
 
 def render_all(graph: nx.MultiDiGraph, **options: object) -> dict[str, str]:
