@@ -62,7 +62,7 @@ def stages(vault: Path, out: Path, jobs: int | None) -> dict[str, float]:
     from kg.build import report_json, write_atomically
     from kg.cache import CACHE_FOLDER, ExtractionCache
     from kg.dictionary import load_dictionary
-    from kg.export import formats
+    from kg.export import formats, write_all
     from kg.graph import build_graph
     from kg.parallel import extract_all
     from kg.read import read_vault
@@ -91,6 +91,9 @@ def stages(vault: Path, out: Path, jobs: int | None) -> dict[str, float]:
         contents[fmt.filename] = timed(f"render {fmt.filename}", lambda fmt=fmt: fmt.render(graph))
     contents["report.json"] = report_json(problems)
     timed("write", lambda: write_atomically(out, contents))
+    workers = jobs or len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory(dir=out.parent) as folder:
+        timed(f"all formats, {workers} writers", lambda: write_all(graph, Path(folder), jobs=workers))
     return times
 
 
