@@ -23,7 +23,7 @@ import networkx as nx
 from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache
 from kg.dictionary import load_dictionary
 from kg.errors import ExportError, VaultError
-from kg.export import write_all
+from kg.export import write_all, write_file
 from kg.graph import build_graph
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Note, Problem
 from kg.parallel import default_jobs, extract_all
@@ -96,20 +96,19 @@ def build_vault(
         raise VaultError(f"{vault}: no notes (.md, .markdown or .txt files) found{detail}")
     dictionary = load_dictionary(tuple(dictionaries))
     store = ExtractionCache(Path(cache_dir or Path(out) / CACHE_FOLDER), dictionary_digest=dictionary.digest) if cache else None
-    fingerprint = build_fingerprint(notes, problems, store, options or {}) if store is not None else None
-    if reuse_outputs and fingerprint is not None:
-        manifest = BuildManifest(store.folder)
+    keys = store.keys(notes) if store is not None else None
+    manifest = BuildManifest(store.folder) if store is not None else None
+    fingerprint = build_fingerprint(keys, problems, options or {}) if keys is not None else None
+    if reuse_outputs and manifest is not None:
         files = manifest.unchanged_outputs(Path(out), fingerprint)
         if files is not None:
             _remove_stale_staging(Path(out))  # what a killed build left, as a full build would
             store.stats.hits = len(notes)
-            notes = [replace(note, body="") for note in notes]
-            result = BuildResult(notes=notes, graph=None, problems=problems, cache=store.stats, files=files, unchanged=True, counts=manifest.counts)
+            result = BuildResult(notes=_without_bodies(notes), graph=None, problems=problems, cache=store.stats, files=files, unchanged=True, counts=manifest.counts)
             result.seconds = time.perf_counter() - started
             return result
-    extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, cache=store, progress=progress)
-    # Bodies are only read by extraction; a 50,000-note vault's text is hundreds of MB.
-    notes = [replace(note, body="") for note in notes]
+    extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, cache=store, progress=progress, keys=keys)
+    notes = _without_bodies(notes)
     graph = build_graph(notes, extractions, dictionary)
     del extractions  # the graph holds what the outputs need
     result = BuildResult(notes=notes, graph=graph, problems=problems, cache=store.stats if store else None)
@@ -118,28 +117,33 @@ def build_vault(
 
     def produce(staging: Path) -> list[str]:
         names = write_all(graph, staging, jobs=writers, **(options or {}))
-        _write_text(staging / "report.json", report)
+        write_file(staging / "report.json", lambda handle: handle.write(report))
         return [*names, "report.json"]
 
-    if store is not None:
-        BuildManifest(store.folder).forget()  # the outputs are about to change: never vouch for them half-way
+    if manifest is not None:
+        manifest.forget()  # the outputs are about to change: never vouch for them half-way
     result.files = publish(Path(out), produce)
-    if store is not None and fingerprint is not None:
+    if manifest is not None:
         summary = result.summary()
-        BuildManifest(store.folder).record(Path(out), fingerprint, result.files, {"entities": summary["entities"], "edges": summary["edges"]})
+        manifest.record(Path(out), fingerprint, result.files, {"entities": summary["entities"], "edges": summary["edges"]})
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _without_bodies(notes: list[Note]) -> list[Note]:
+    """Bodies are only read by extraction; a 50,000-note vault's text is hundreds of MB."""
+    return [replace(note, body="") for note in notes]
 
 
 MANIFEST_FILE = "last-build.json"
 
 
-def build_fingerprint(notes: list[Note], problems: list[Problem], store: ExtractionCache, options: dict) -> str:
+def build_fingerprint(keys: dict[str, str], problems: list[Problem], options: dict) -> str:
     """One digest of everything a build's outputs depend on: every note as read (with kg's code and
-    the dictionary, through the cache keys), the problems met, and the rendering options."""
+    the dictionary, through the notes' cache keys by path), the problems met, and the rendering options."""
     digest = hashlib.sha256()
-    for note in sorted(notes, key=lambda n: n.path):
-        digest.update(f"{note.path}\0{store.key(note)}\n".encode("utf-8", "surrogatepass"))
+    for path in sorted(keys):
+        digest.update(f"{path}\0{keys[path]}\n".encode("utf-8", "surrogatepass"))
     digest.update(report_json(problems).encode("utf-8", "surrogatepass"))
     digest.update(json.dumps(options, sort_keys=True, default=str).encode())
     return digest.hexdigest()
@@ -214,7 +218,7 @@ def write_atomically(out: Path, contents: dict[str, str]) -> list[Path]:
 
     def produce(staging: Path) -> list[str]:
         for name, text in sorted(contents.items()):
-            _write_text(staging / name, text)
+            write_file(staging / name, lambda handle, text=text: handle.write(text))
         return sorted(contents)
 
     return publish(out, produce)
@@ -256,13 +260,6 @@ def publish(out: Path, produce: Callable[[Path], list[str]]) -> list[Path]:
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _write_text(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}

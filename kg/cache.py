@@ -75,20 +75,18 @@ class ExtractionCache:
         self.dictionary_digest = dictionary_digest
         self.code = code_fingerprint()
         self.stats = CacheStats()
-        self._keys: dict[str, tuple[Note, str]] = {}
 
     def key(self, note: Note) -> str:
-        """note_key, computed once per note object (a build asks for each note's key twice)."""
-        known = self._keys.get(note.path)
-        if known is not None and known[0] is note:
-            return known[1]
-        key = note_key(note, self.dictionary_digest, code=self.code)
-        self._keys[note.path] = (note, key)
-        return key
+        return note_key(note, self.dictionary_digest, code=self.code)
 
-    def load(self, notes: Iterable[Note]) -> tuple[dict[str, Extraction], dict[str, str]]:
-        """(hits by path, keys of every note by path). Any trouble reading means fewer hits, never an error."""
-        keys = {note.path: self.key(note) for note in notes}
+    def keys(self, notes: Iterable[Note]) -> dict[str, str]:
+        """path -> key of every note."""
+        return {note.path: self.key(note) for note in notes}
+
+    def load(self, notes: Iterable[Note], *, keys: Mapping[str, str] | None = None) -> tuple[dict[str, Extraction], dict[str, str]]:
+        """(hits by path, keys of every note by path); `keys` when the caller has them already.
+        Any trouble reading means fewer hits, never an error."""
+        keys = dict(keys) if keys is not None else self.keys(notes)
         rows = self._read_rows()
         hits: dict[str, Extraction] = {}
         for path, key, value in rows:

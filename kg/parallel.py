@@ -11,13 +11,12 @@ own once), and each Dask worker builds one from the Dictionary, once, for every 
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import nullcontext
 
 from kg.cache import ExtractionCache
 from kg.dictionary import Dictionary
@@ -25,7 +24,7 @@ from kg.errors import ExtractionError
 from kg.discover import Lexicon
 from kg.extract import Matcher, build_matcher, extract
 from kg.model import Extraction, Note
-from kg.processes import can_fork, start_forked_worker, stop_pool
+from kg.processes import can_fork, frozen_heap, start_forked_worker, worker_pool
 
 Progress = Callable[[int, int], None]
 
@@ -51,18 +50,18 @@ def extract_all(
     scheduler: str | None = None,
     cache: ExtractionCache | None = None,
     progress: Progress | None = None,
+    keys: dict[str, str] | None = None,
 ) -> dict[str, Extraction]:
     """path -> Extraction for every note: from `cache` where valid, else extracted and stored back.
 
     `scheduler` (a Dask scheduler address) sends the work to that cluster; otherwise `jobs` worker
     processes (default: every core) share it, or this process does it alone when jobs is 1 or
-    there are only a few notes to extract.
+    there are only a few notes to extract. `keys` are the notes' cache keys, if already computed.
     """
     total = len(notes)
     done: dict[str, Extraction] = {}
-    keys: dict[str, str] = {}
     if cache is not None:
-        done, keys = cache.load(notes)
+        done, keys = cache.load(notes, keys=keys)
     pending = [note for note in notes if note.path not in done]
     report = _Counter(progress, total, start=len(done))
     if pending:
@@ -135,6 +134,12 @@ def _worker_chunk(notes: list[Note]) -> list[tuple[str, Extraction]]:
     return extract_chunk(notes, _WORKER_MATCHER[0])
 
 
+def _extractor_died(exc: Exception) -> ExtractionError:
+    error = ExtractionError(f"a worker process died while extracting ({exc})")
+    error.hint = "the machine may be out of memory: try fewer workers with --jobs, or --jobs 1"
+    return error
+
+
 def _extract_in_pool(
     notes: Sequence[Note], dictionary: Dictionary, *, jobs: int, progress: Callable[[int], None], lexicon: Lexicon | None = None
 ) -> dict[str, Extraction]:
@@ -150,31 +155,19 @@ def _extract_in_pool(
         matcher = build_matcher(dictionary, lexicon)
         matcher.tokenizer  # noqa: B018 - built before the fork, so no worker builds its own
         _WORKER_MATCHER[:] = [matcher]
-        gc.collect()
-        gc.freeze()  # the workers' collections then never touch (and copy) the pages they share
         context, initializer, initargs = multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),)
     else:
         context, initializer, initargs = multiprocessing.get_context("spawn"), _start_worker, (dictionary, lexicon)
     out: dict[str, Extraction] = {}
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer, initargs=initargs) as pool:
+        with frozen_heap() if forked else nullcontext(), worker_pool(workers, context, initializer, initargs, died=_extractor_died) as pool:
             running: set[Future] = {pool.submit(_worker_chunk, chunk) for chunk in chunks(notes, _chunk_size(len(notes), workers))}
-            try:
-                while running:
-                    finished, running = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        results = future.result()
-                        out.update(results)
-                        progress(len(results))
-            except KeyboardInterrupt:
-                stop_pool(pool)  # stop now, not after every queued chunk
-                raise
-    except BrokenProcessPool as exc:
-        error = ExtractionError(f"a worker process died while extracting ({exc})")
-        error.hint = "the machine may be out of memory: try fewer workers with --jobs, or --jobs 1"
-        raise error from exc
+            while running:
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    results = future.result()
+                    out.update(results)
+                    progress(len(results))
     finally:
-        if forked:
-            _WORKER_MATCHER.clear()
-            gc.unfreeze()
+        _WORKER_MATCHER.clear()
     return out

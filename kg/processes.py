@@ -6,11 +6,18 @@ parent's matcher, graph and word lists without pickling or rebuilding them.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from multiprocessing.context import BaseContext
+
+from kg.errors import KgError
 
 
 def can_fork() -> bool:
@@ -49,3 +56,30 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         worker.terminate()
     for worker in workers:  # gone before the caller cleans up after them (e.g. removes their folder)
         worker.join(10)
+
+
+@contextmanager
+def worker_pool(workers: int, context: BaseContext, initializer: Callable, initargs: tuple, *, died: Callable[[BrokenProcessPool], KgError]) -> Iterator[ProcessPoolExecutor]:
+    """A process pool whose workers end at once on Ctrl-C, and whose death (out of memory, a crash)
+    becomes the KgError `died` makes."""
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer, initargs=initargs) as pool:
+            try:
+                yield pool
+            except KeyboardInterrupt:
+                stop_pool(pool)
+                raise
+    except BrokenProcessPool as exc:
+        raise died(exc) from exc
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Move every object to the permanent generation for the block, so forked workers' garbage
+    collections never walk (and so copy) the pages they share with this process."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

@@ -11,13 +11,10 @@ were written; `render_all` gives the same texts as strings.
 
 from __future__ import annotations
 
-import gc
 import io
 import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -25,7 +22,7 @@ from typing import TextIO
 import networkx as nx
 
 from kg.errors import ExportError
-from kg.processes import can_fork, start_forked_worker, stop_pool
+from kg.processes import can_fork, frozen_heap, start_forked_worker, worker_pool
 
 
 @dataclass(frozen=True)
@@ -84,32 +81,29 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, **options:
             _write(registered[name], graph, folder, options)
         return [registered[name].filename for name in registered]
     _SHARED[:] = [graph, folder, options]
-    # Move every object to the permanent generation first, so the workers' garbage collector never
-    # writes to (and so copies) the pages of the graph they share with this process.
-    gc.collect()
-    gc.freeze()
     try:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=multiprocessing.get_context("fork"), initializer=start_forked_worker, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(_write_shared, name) for name in names]
-            try:
-                for future in futures:
-                    future.result()
-            except KeyboardInterrupt:
-                stop_pool(pool)
-                raise
-    except BrokenProcessPool as exc:
-        error = ExportError(f"a worker process died while writing the outputs ({exc})")
-        error.hint = "the machine may be out of memory: try --jobs 1"
-        raise error from exc
+        with frozen_heap(), worker_pool(min(jobs, len(names)), multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),), died=_writer_died) as pool:
+            for future in [pool.submit(_write_shared, name) for name in names]:
+                future.result()
     finally:
         _SHARED.clear()
-        gc.unfreeze()
     return [registered[name].filename for name in registered]
 
 
+def _writer_died(exc: Exception) -> ExportError:
+    error = ExportError(f"a worker process died while writing the outputs ({exc})")
+    error.hint = "the machine may be out of memory: try --jobs 1"
+    return error
+
+
 def _write(fmt: Format, graph: nx.MultiDiGraph, folder: Path, options: dict) -> None:
-    with open(folder / fmt.filename, "w", encoding="utf-8", newline="\n") as handle:
-        fmt.write(graph, handle, **options)
+    write_file(folder / fmt.filename, lambda handle: fmt.write(graph, handle, **options))
+
+
+def write_file(path: Path, write: Callable[[TextIO], object]) -> None:
+    """Create `path` (UTF-8, `\\n` line ends), let `write` fill it, and sync it to disk."""
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        write(handle)
         handle.flush()
         os.fsync(handle.fileno())
 
