@@ -35,9 +35,8 @@ def _clean(value: object) -> str:
     return _XML_INVALID.sub("\ufffd", text) if _XML_INVALID.search(text) else text
 
 
-def _type(values: Iterable[object]) -> str:
-    """The GraphML attr.type that holds every value: boolean, long, double or string."""
-    kinds = {type(v) for v in values}
+def _type(kinds: set[type]) -> str:
+    """The GraphML attr.type that holds values of all these Python types: boolean, long, double or string."""
     if kinds == {bool}:
         return "boolean"
     if kinds == {int}:
@@ -49,10 +48,10 @@ def _type(values: Iterable[object]) -> str:
 
 def _keys(items: Iterable[dict], prefix: str) -> dict[str, tuple[str, str]]:
     """attribute name -> (key id, attr.type), names sorted."""
-    seen: dict[str, list[object]] = {}
+    seen: dict[str, set[type]] = {}
     for data in items:
         for name, value in data.items():
-            seen.setdefault(name, []).append(value)
+            seen.setdefault(name, set()).add(type(value))
     return {name: (f"{prefix}{i}", _type(seen[name])) for i, name in enumerate(sorted(seen))}
 
 

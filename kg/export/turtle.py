@@ -18,6 +18,7 @@ the same bytes.
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
@@ -265,26 +266,17 @@ BATCH = 50_000
 
 
 def write(triples: Iterable[Triple], handle: TextIO) -> None:
-    """Write `triples` as Turtle to `handle`, in the order given, a batch at a time.
+    """Write `triples` as Turtle to `handle`, in the order given (see `write_blocks`)."""
+    write_blocks((list(block) for _subject, block in itertools.groupby(triples, key=lambda t: t[0])), handle)
+
+
+def write_blocks(blocks: Iterable[list[Triple]], handle: TextIO) -> None:
+    """Write triples given as one list per subject (as `subject_blocks` gives them) as Turtle to
+    `handle`, a batch at a time.
 
     A batch always ends with a whole subject, so the batches' texts joined are exactly what one call
     over all triples writes: each subject's block (`s p o ; p o .`) is written by one call.
     """
-    handle.write(header() + "\n")
-    batch: list[Triple] = []
-    last = None
-    for triple in triples:
-        if len(batch) >= BATCH and triple[0] != last:
-            handle.write(_turtle(batch))
-            batch = []
-        batch.append(triple)
-        last = triple[0]
-    if batch:
-        handle.write(_turtle(batch))
-
-
-def write_blocks(blocks: Iterable[list[Triple]], handle: TextIO) -> None:
-    """`write` for triples already in one list per subject (as `subject_blocks` gives them)."""
     handle.write(header() + "\n")
     batch: list[Triple] = []
     for block in blocks:
