@@ -46,8 +46,8 @@ def formats() -> dict[str, Format]:
 
     return {
         "ttl": Format("graph.ttl", turtle.render, turtle.stream),
-        "json": Format("graph.json", json.render),
-        "graphml": Format("graph.graphml", graphml.render),
+        "json": Format("graph.json", json.render, json.stream),
+        "graphml": Format("graph.graphml", graphml.render, graphml.stream),
         "html": Format("graph.html", html.render),
     }
 
