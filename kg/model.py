@@ -79,7 +79,7 @@ ATTACHMENT_SUFFIXES = tuple(
 SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__", ".obsidian", ".git", ".trash"})
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class WikiLink:
     """One `[[target#heading|label]]` as written in a note."""
 
@@ -103,7 +103,7 @@ class WikiLink:
         return last
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Note:
     """One file of the vault after reading: metadata coerced to this schema, body as text."""
 
@@ -129,7 +129,7 @@ class Note:
         return name.rsplit(".", 1)[0] if "." in name else name
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Mention:
     """A surface form of an entity found in one note's text, with the sentence around it."""
 
@@ -141,7 +141,7 @@ class Mention:
     key: str = ""  # dictionary/canonical key when the extractor knew it, else ""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Relation:
     """A typed statement between two entity names found in one note (e.g. `OpenAI 的 Sora`)."""
 
@@ -151,7 +151,7 @@ class Relation:
     sentence: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Extraction:
     """Everything extract() finds in one note."""
 

@@ -61,3 +61,27 @@ def test_every_article_has_exactly_one_name(corpus_out):
         GROUP BY ?a HAVING (COUNT(?n) != 1)"""))
     assert bad == []
     rapper_count(corpus_out / "graph.ttl")
+
+
+def test_subjects_come_in_iri_order_when_evidence_falls_between_mentions():
+    """`…/product/GPT-4/evidence/1` sorts after `…/product/GPT-4%20mini` ('%' < '/'): the streamed
+    subjects must still be in exactly the order a full sort of every triple gives."""
+    import networkx as nx
+
+    from kg.export import turtle
+
+    graph = nx.MultiDiGraph()
+    graph.add_node("article:a.md", kind="article", label="A", path="a.md")
+    for name in ("GPT-4", "GPT-4 mini", "GPT-4-turbo", "GPT-4o"):
+        graph.add_node(f"product:{name}", kind="product", label=name)
+        evidence = [{"sentence": f"{name} 第{i}句", "start": i, "end": i + len(name)} for i in range(12)]
+        graph.add_edge("article:a.md", f"product:{name}", key="mentions", count=12, evidence=evidence)
+    blocks = list(turtle.subject_blocks(graph))
+    subjects = [block[0][0].value for block in blocks]
+    assert subjects == sorted(subjects) and len(set(subjects)) == len(subjects)
+    every = sorted({t for block in blocks for t in block}, key=turtle.order)
+    assert [t[0].value for t in every] == [t[0].value for block in blocks for t in block]
+    assert len(every) == sum(len(block) for block in blocks)
+    mention = turtle.mint_text(turtle.DEFAULT_BASE, "mention", "a.md", "product", "GPT-4")
+    mini = turtle.mint_text(turtle.DEFAULT_BASE, "mention", "a.md", "product", "GPT-4 mini")
+    assert subjects.index(mention) < subjects.index(mini) < subjects.index(f"{mention}/evidence/1")

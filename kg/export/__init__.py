@@ -48,7 +48,7 @@ def formats() -> dict[str, Format]:
         "ttl": Format("graph.ttl", turtle.render, turtle.stream),
         "json": Format("graph.json", json.render, json.stream),
         "graphml": Format("graph.graphml", graphml.render, graphml.stream),
-        "html": Format("graph.html", html.render),
+        "html": Format("graph.html", html.render, html.stream),
     }
 
 

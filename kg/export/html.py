@@ -12,9 +12,11 @@ textContent, and vis-network shows string tooltips as text.
 
 from __future__ import annotations
 
+import io
 import math
 import random
 from pathlib import Path
+from typing import TextIO
 
 import igraph
 import networkx as nx
@@ -74,6 +76,14 @@ MAX_CO_MENTIONS = 3000  # strongest co-mention edges kept for the optional overl
 
 def render(graph: nx.MultiDiGraph, *, max_nodes: int | None = None, **_: object) -> str:
     """The page for `graph`; with `max_nodes`, only the best-connected nodes, saying what was left out."""
+    buffer = io.StringIO(newline="\n")
+    stream(graph, buffer, max_nodes=max_nodes)
+    return buffer.getvalue()
+
+
+def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = None, **_: object) -> None:
+    """`render`, written to `handle` as the template produces it (the page is never held whole:
+    100 MB at 10,000 notes)."""
     shown, left_out = _select(graph, max_nodes)
     view = graph.subgraph(shown).copy() if left_out else graph
     simple = projection(view)
@@ -110,9 +120,10 @@ def render(graph: nx.MultiDiGraph, *, max_nodes: int | None = None, **_: object)
         left_out=left_out,
         max_nodes=max_nodes,
     )
-    net.templateEnv = env
-    net.path = "graph.html"
-    return net.generate_html()
+    # What pyvis's generate_html renders, but streamed: our template reads only its nodes and edges.
+    vis_nodes, vis_edges, *_rest = net.get_network_data()
+    for chunk in env.get_template("graph.html").generate(nodes=vis_nodes, edges=vis_edges):
+        handle.write(chunk)
 
 
 def _environment() -> Environment:

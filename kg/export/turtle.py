@@ -17,6 +17,7 @@ the same bytes.
 
 from __future__ import annotations
 
+import heapq
 import io
 import itertools
 from collections.abc import Iterable, Iterator
@@ -133,14 +134,19 @@ def subject_blocks(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> Itera
         yield sorted(dict.fromkeys(made), key=_predicate_order)
 
 
-# What to make for one subject: ("node", node), ("mention", article, entity, mention IRI) or
-# ("evidence", mention IRI, number, evidence dict).
+# What to make for one subject: ("node", node), ("mention", article, entity, mention IRI, edge data)
+# or ("evidence", evidence IRI, evidence dict).
 _Recipe = tuple
 
 
-def _subjects(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], base: str) -> list[tuple[str, list[_Recipe]]]:
-    """(subject IRI, its recipes) sorted by IRI. A subject minted twice (two mentions whose entity
-    names differ only in Unicode normalisation) gets both recipes, in the order the graph has them."""
+def _subjects(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], base: str) -> Iterator[tuple[str, list[_Recipe]]]:
+    """(subject IRI, its recipes) in IRI order. A subject minted twice (two mentions whose entity
+    names differ only in Unicode normalisation) gets both recipes, in the order the graph has them.
+
+    Only nodes and mentions are sorted up front. Evidence, half the subjects, is made when its
+    mention comes up: `<mention>/evidence/<n>` sorts after its mention, so it waits in a heap until
+    the next sorted subject passes it (another mention's IRI can fall in between).
+    """
     by_subject: dict[str, list[_Recipe]] = {}
     for node in graph.nodes:
         by_subject.setdefault(iri[node].value, []).append(("node", node))
@@ -149,10 +155,31 @@ def _subjects(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], base: str) -
             continue
         mention = mint_text(base, "mention", u.split(":", 1)[1], graph.nodes[v]["kind"], v.split(":", 1)[1])
         by_subject.setdefault(mention, []).append(("mention", u, v, mention, data))
-        for number, evidence in enumerate(data.get("evidence", []), 1):
-            subject = f"{mention}/evidence/{number}"
-            by_subject.setdefault(subject, []).append(("evidence", subject, evidence))
-    return sorted(by_subject.items())
+    waiting: list[tuple[str, int, _Recipe]] = []  # (evidence IRI, arrival, recipe): a heap
+    arrivals = itertools.count()
+    for subject in sorted(by_subject):
+        while waiting and waiting[0][0] < subject:
+            yield _next_waiting(waiting)
+        recipes = by_subject.pop(subject)
+        while waiting and waiting[0][0] == subject:  # not minted by kg, but never lose a recipe
+            recipes.append(heapq.heappop(waiting)[2])
+        yield subject, recipes
+        for recipe in recipes:
+            if recipe[0] == "mention":
+                for number, evidence in enumerate(recipe[4].get("evidence", []), 1):
+                    evidence_iri = f"{recipe[3]}/evidence/{number}"
+                    heapq.heappush(waiting, (evidence_iri, next(arrivals), ("evidence", evidence_iri, evidence)))
+    while waiting:
+        yield _next_waiting(waiting)
+
+
+def _next_waiting(waiting: list) -> tuple[str, list[_Recipe]]:
+    """The first waiting evidence subject with all its recipes (several when two mentions share an IRI)."""
+    subject, _, recipe = heapq.heappop(waiting)
+    recipes = [recipe]
+    while waiting and waiting[0][0] == subject:
+        recipes.append(heapq.heappop(waiting)[2])
+    return subject, recipes
 
 
 def _made(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], recipe: _Recipe) -> list[Triple]:
