@@ -17,6 +17,8 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 
+import psutil
+
 from kg.errors import KgError
 
 
@@ -71,6 +73,24 @@ def worker_pool(workers: int, context: BaseContext, initializer: Callable, inita
                 raise
     except BrokenProcessPool as exc:
         raise died(exc) from exc
+
+
+def affordable_workers(wanted: int) -> int:
+    """How many of `wanted` forked workers this machine's free memory can hold.
+
+    A forked child shares the parent's pages, but CPython's reference counts write to every object
+    it reads, so a child that walks the whole graph (an output writer) ends up with a private copy of
+    most of them: plan on each holding as much as this process does now. At 50,000 notes that is
+    about 4 GiB a writer; a machine without that to spare writes one file at a time instead.
+    """
+    if wanted < 2:
+        return wanted
+    try:
+        own = psutil.Process().memory_info().rss
+        spare = psutil.virtual_memory().available
+    except (psutil.Error, OSError):
+        return wanted
+    return max(1, min(wanted, int(spare * 0.8) // max(own, 1)))
 
 
 @contextmanager

@@ -146,3 +146,36 @@ def test_ctrl_c_while_rendering_ends_the_workers_at_once(tmp_path):
     gone, alive = psutil.wait_procs(workers, timeout=10)
     assert alive == [], f"worker processes outlived the build: {alive}"
     assert not (tmp_path / "slow").exists() or (tmp_path / "slow").stat().st_size == 0
+
+
+def test_writers_are_not_forked_without_memory_for_them(vault, tmp_path, monkeypatch):
+    """Each forked writer may come to copy the whole graph: with free memory for less than one
+    more copy, the formats are written one after the other in the build process."""
+    import psutil
+
+    import kg.export
+    import kg.processes
+    from kg.build import build_vault
+
+    graph = build_vault(vault, tmp_path / "built", jobs=1, cache=False).graph
+    own = psutil.Process().memory_info().rss
+    real = psutil.virtual_memory()
+    monkeypatch.setattr(kg.processes.psutil, "virtual_memory", lambda: real._replace(available=own))
+    assert kg.processes.affordable_workers(4) == 1
+    monkeypatch.setattr(kg.processes.psutil, "virtual_memory", lambda: real._replace(available=3 * own))
+    assert kg.processes.affordable_workers(4) == 2
+    assert kg.processes.affordable_workers(1) == 1
+
+    monkeypatch.setattr(kg.processes.psutil, "virtual_memory", lambda: real._replace(available=own))
+    monkeypatch.setattr(kg.export, "MIN_EDGES_FOR_WORKERS", 0)
+    monkeypatch.setattr(kg.export, "can_fork", lambda: True)
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started")
+
+    monkeypatch.setattr(kg.export, "worker_pool", no_pool)
+    folder = tmp_path / "written"
+    folder.mkdir()
+    kg.export.write_all(graph, folder, jobs=2)
+    texts = kg.export.render_all(graph)
+    assert {name: (folder / name).read_text(encoding="utf-8") for name in texts} == texts

@@ -22,7 +22,7 @@ from typing import TextIO
 import networkx as nx
 
 from kg.errors import ExportError
-from kg.processes import can_fork, frozen_heap, start_forked_worker, worker_pool
+from kg.processes import affordable_workers, can_fork, frozen_heap, start_forked_worker, worker_pool
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,13 @@ def render_all(graph: nx.MultiDiGraph, **options: object) -> dict[str, str]:
 def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, **options: object) -> list[str]:
     """Write every registered format into `folder` (each file synced to disk); their file names.
 
-    With `jobs` > 1 on a big graph, the formats are written by that many forked processes at once.
+    With `jobs` > 1 on a big graph, the formats are written by that many forked processes at once,
+    as many as free memory allows (`affordable_workers`); else one after the other in this process.
     """
     registered = formats()
     names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
+    if jobs >= 2 and graph.number_of_edges() >= MIN_EDGES_FOR_WORKERS:
+        jobs = affordable_workers(jobs)
     if jobs < 2 or graph.number_of_edges() < MIN_EDGES_FOR_WORKERS or not can_fork():
         for name in names:
             _write(registered[name], graph, folder, options)
