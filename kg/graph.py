@@ -141,9 +141,12 @@ def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionar
     # How many articles reach each node (sizes in the view, filters, ranking).
     kinds = dict(graph.nodes(data="kind"))
     reached: dict[str, set[str]] = {}
-    for u, v, key in graph.edges(keys=True):
-        if key in ("mentions", "about", "author", "source") and kinds[u] == ARTICLE:
-            reached.setdefault(v, set()).add(u)
+    for u, targets in graph.adjacency():
+        if kinds[u] != ARTICLE:
+            continue
+        for v, keyed in targets.items():
+            if not _REACHING.isdisjoint(keyed):
+                reached.setdefault(v, set()).add(u)
     for node, data in graph.nodes(data=True):
         if data["kind"] != ARTICLE:
             data["articles"] = len(reached.get(node, ()))
@@ -153,12 +156,15 @@ def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionar
 def sorted_edges(graph: nx.MultiDiGraph) -> Iterator[tuple[str, str, str, dict]]:
     """Every edge as (source, target, key, data) in that sorted order, made one source at a time
     (no sorted copy of all the edges: at 50,000 notes there are millions)."""
-    adjacency = graph.adj
+    adjacency = dict(graph.adjacency())  # networkx's own dicts: its views cost a call per lookup
     for u in sorted(adjacency):
         for v in sorted(adjacency[u]):
             keyed = adjacency[u][v]
             for key in sorted(keyed):
                 yield u, v, key, keyed[key]
+
+
+_REACHING = frozenset({"mentions", "about", "author", "source"})  # the relations an article reaches a node by
 
 
 def _bump(graph: nx.MultiDiGraph, u: str, v: str, relation: str) -> None:

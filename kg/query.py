@@ -91,7 +91,7 @@ def format_result(result: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples,
             return result.serialize(format=_RESULT_FORMATS[fmt]).decode("utf-8") + "\n"
         return "true\n" if bool(result) else "false\n"
     if isinstance(result, ox.QueryTriples):
-        return turtle.serialize(sorted(((t.subject, t.predicate, t.object) for t in result), key=turtle.order))
+        return turtle.serialize(sorted(result, key=turtle.order))
     if fmt == "table":
         return table(result, width=width)
     text = result.serialize(format=_RESULT_FORMATS[fmt]).decode("utf-8")

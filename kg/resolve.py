@@ -35,11 +35,19 @@ class Resolution:
 
 def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: Dictionary) -> Resolution:
     result = Resolution()
+    entries: dict[tuple[str, str, str], Entry | None] = {}  # most surfaces recur: look each up once
+
+    def entry_for(mention: Mention) -> Entry | None:
+        known = (mention.kind, mention.key, mention.surface)
+        if known not in entries:
+            entries[known] = _entry_for(mention, dictionary)
+        return entries[known]
+
     # Canonical spelling of each discovered (non-dictionary) name: most frequent, then smallest.
     spelling_counts: dict[tuple[str, str], Counter[str]] = {}
     for path in sorted(extractions):
         for mention in extractions[path].mentions:
-            if not _entry_for(mention, dictionary):
+            if not entry_for(mention):
                 # A short form (`v1.5` for `CogVideoX v1.5`) carries the full name as its key.
                 spelling = mention.key or mention.surface
                 spelling_counts.setdefault((mention.kind, name_key(spelling)), Counter())[spelling] += 1
@@ -56,7 +64,7 @@ def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: D
 
     for path in sorted(extractions):
         for mention in extractions[path].mentions:
-            entry = _entry_for(mention, dictionary)
+            entry = entry_for(mention)
             if entry is not None:
                 entity = entity_for_entry(entry)
             else:

@@ -31,6 +31,8 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 
 def _clean(value: object) -> str:
     """An attribute value as GraphML text: JSON for lists and dicts, XML-safe characters only."""
+    if type(value) is str:  # most values: one check instead of three (a million calls at 3,300 notes)
+        return _XML_INVALID.sub("\ufffd", value) if _XML_INVALID.search(value) else value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple, dict)):

@@ -24,6 +24,7 @@ import pyvis
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 from pyvis.network import Network
 
+from kg.graph import sorted_edges
 from kg.layout import force_layout, projection
 from kg.model import ARTICLE, NODE_KINDS, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 
@@ -213,7 +214,7 @@ def _page_data(view: nx.MultiDiGraph, order: list[str], index: dict[str, int], c
         details.append(entry)
     edges: list = []
     co_mentions: list = []
-    for u, v, relation, data in sorted(view.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2])):
+    for u, v, relation, data in sorted_edges(view):
         if relation == "co_mention":
             co_mentions.append([index[u], index[v], int(data.get("weight", 1))])
             continue

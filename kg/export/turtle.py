@@ -33,7 +33,8 @@ from kg.normalize import has_cjk
 from kg.vocab import DEFAULT_BASE, KG, PREFIXES, SCHEMA, clean_literal, mint, mint_text
 
 Term = ox.NamedNode | ox.Literal
-Triple = tuple[ox.NamedNode, ox.NamedNode, Term]
+Triple = ox.Triple  # unpacks and indexes like a (subject, predicate, object) tuple
+T = ox.Triple
 
 
 def _n(iri: str) -> ox.NamedNode:
@@ -196,30 +197,30 @@ def _node(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], node: str) -> li
     subject = iri[node]
     kind = data["kind"]
     label = text(data["label"])
-    out: list[Triple] = [(subject, A, CLASSES[kind]), (subject, NAME, label)]
+    out: list[Triple] = [T(subject, A, CLASSES[kind]), T(subject, NAME, label)]
     add = out.append
     if kind == TOPIC or data.get("note"):
-        add((subject, A, CONCEPT))
-        add((subject, PREF_LABEL, label))
+        add(T(subject, A, CONCEPT))
+        add(T(subject, PREF_LABEL, label))
     alias_property = ALT_LABEL if kind == TOPIC else ALT_NAME
     for alias in data.get("aliases", []):
-        add((subject, alias_property, text(alias)))
+        add(T(subject, alias_property, text(alias)))
     if data.get("note"):
-        add((subject, FILE, ox.Literal(clean_literal(data["note"]))))
+        add(T(subject, FILE, ox.Literal(clean_literal(data["note"]))))
     if kind == ARTICLE:
-        add((subject, FILE, ox.Literal(clean_literal(data["path"]))))
+        add(T(subject, FILE, ox.Literal(clean_literal(data["path"]))))
         if data.get("date"):
-            add((subject, PUBLISHED, ox.Literal(data["date"], datatype=XSD_DATE)))
+            add(T(subject, PUBLISHED, ox.Literal(data["date"], datatype=XSD_DATE)))
         if data.get("updated"):
-            add((subject, MODIFIED, ox.Literal(data["updated"], datatype=XSD_DATE)))
+            add(T(subject, MODIFIED, ox.Literal(data["updated"], datatype=XSD_DATE)))
         if data.get("url"):
-            add((subject, URL, ox.Literal(clean_literal(data["url"]), datatype=XSD_ANYURI)))
+            add(T(subject, URL, ox.Literal(clean_literal(data["url"]), datatype=XSD_ANYURI)))
         for tag in data.get("tags", []):
-            add((subject, KEYWORDS, text(tag)))
+            add(T(subject, KEYWORDS, text(tag)))
     for _u, v, key in graph.out_edges(node, keys=True):
         prop = EDGE_PROPERTIES.get(key)
         if prop is not None:
-            add((subject, prop, iri[v]))
+            add(T(subject, prop, iri[v]))
     return out
 
 
@@ -235,16 +236,16 @@ def _mention(article: str, entity: str, mention_iri: str, data: dict, iri: dict)
     triples come in `_predicate_order` (kg:article < kg:count < kg:entity < kg:evidence).
     """
     mention = ox.NamedNode(mention_iri)
-    out: list[Triple] = [(mention, A, MENTION), (mention, M_ARTICLE, iri[article]), (mention, M_COUNT, integer(data["count"])), (mention, M_ENTITY, iri[entity])]
+    out: list[Triple] = [T(mention, A, MENTION), T(mention, M_ARTICLE, iri[article]), T(mention, M_COUNT, integer(data["count"])), T(mention, M_ENTITY, iri[entity])]
     for number in range(1, len(data.get("evidence", [])) + 1):
-        out.append((mention, M_EVIDENCE, ox.NamedNode(f"{mention_iri}/evidence/{number}")))
+        out.append(T(mention, M_EVIDENCE, ox.NamedNode(f"{mention_iri}/evidence/{number}")))
     return out
 
 
 def _evidence(subject: str, evidence: dict) -> list[Triple]:
     """One evidence sentence, in `_predicate_order` (kg:end < kg:sentence < kg:start)."""
     node = ox.NamedNode(subject)
-    return [(node, A, EVIDENCE), (node, END, integer(evidence["end"])), (node, SENTENCE, text(evidence["sentence"])), (node, START, integer(evidence["start"]))]
+    return [T(node, A, EVIDENCE), T(node, END, integer(evidence["end"])), T(node, SENTENCE, text(evidence["sentence"])), T(node, START, integer(evidence["start"]))]
 
 
 def order(triple: Triple) -> str:
@@ -320,7 +321,7 @@ _PREFIXES = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
 
 def _turtle(batch: list[Triple]) -> str:
     """pyoxigraph's Turtle for `batch`, without its @prefix lines (ours come first, in a fixed order)."""
-    data = ox.serialize((ox.Triple(s, p, o) for s, p, o in batch), format=ox.RdfFormat.TURTLE, prefixes=_PREFIXES).decode("utf-8")
+    data = ox.serialize(batch, format=ox.RdfFormat.TURTLE, prefixes=_PREFIXES).decode("utf-8")
     at = 0
     while data.startswith("@prefix ", at):
         at = data.index("\n", at) + 1
