@@ -208,3 +208,54 @@ def test_word_lists_are_kept_and_damage_only_costs_a_rebuild(vault, tmp_path, mo
     assert stored.stat().st_size > 100_000, "the damaged file was not replaced"
     assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
     assert reference.keys() == read_outputs(out).keys()
+
+
+# ---- Turtle pieces kept between builds (kg.fragments) -----------------------------------------
+
+
+def test_turtle_runs_are_reused_and_only_a_changed_article_is_made_again(vault, tmp_path):
+    """Each article's run of mentions and evidence is kept by the digest of what makes it: a second
+    write finds every run, a changed mention costs exactly its article's run, the bytes never change."""
+    import io
+
+    import networkx as nx
+
+    from kg.export import turtle
+    from kg.fragments import Fragments
+
+    graph = build_vault(vault, tmp_path / "out", jobs=1, cache=False).graph
+    runs = len({u for u, _v, key in graph.edges(keys=True) if key == "mentions"})
+    assert runs >= 10
+    folder = tmp_path / "fragments"
+    seen: list[Fragments] = []
+    real_open = Fragments.open
+    turtle.Fragments.open = lambda self: seen.append(self) or real_open(self)
+    try:
+
+        def written(g: nx.MultiDiGraph) -> str:
+            handle = io.StringIO(newline="\n")
+            turtle.stream(g, handle, fragments=folder)
+            assert handle.getvalue() == turtle.render(g)
+            return handle.getvalue()
+
+        first = written(graph)
+        second = written(graph)
+        article, entity = next((u, v) for u, v, key in sorted(graph.edges(keys=True)) if key == "mentions")
+        graph.edges[article, entity, "mentions"]["count"] += 1
+        third = written(graph)
+    finally:
+        turtle.Fragments.open = real_open
+    assert [store.hits for store in seen if store.path is not None] == [0, runs, runs - 1]
+    assert first == second != third
+
+
+def test_a_damaged_fragment_file_only_costs_its_pieces(vault, tmp_path):
+    out = tmp_path / "out"
+    build_vault(vault, out, jobs=1)
+    stored = out / CACHE_FOLDER / "fragments-ttl.sqlite"
+    assert stored.stat().st_size > 0
+    stored.write_bytes(b"this is not a database" * 100)
+    build_vault(vault, out, jobs=1)
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
+    with sqlite3.connect(stored) as db:
+        assert db.execute("SELECT count(*) FROM fragment").fetchone()[0] > 0

@@ -69,14 +69,19 @@ def render_all(graph: nx.MultiDiGraph, **options: object) -> dict[str, str]:
     return out
 
 
-def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, **options: object) -> list[str]:
+def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments: Path | None = None, **options: object) -> list[str]:
     """Write every registered format into `folder` (each file synced to disk); their file names.
+
+    `fragments` is a cache folder where formats that can keep pieces of their file between builds
+    (see kg.fragments) do so; it never changes the bytes written.
 
     With `jobs` > 1 on a big graph, the formats are written by that many forked processes at once,
     as many as free memory allows (`affordable_workers`); else one after the other in this process.
     """
     registered = formats()
     names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
+    if fragments is not None:
+        options = {**options, "fragments": fragments}
     if jobs >= 2 and graph.number_of_edges() >= MIN_EDGES_FOR_WORKERS:
         jobs = affordable_workers(jobs)
     if jobs < 2 or graph.number_of_edges() < MIN_EDGES_FOR_WORKERS or not can_fork():

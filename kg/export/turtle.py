@@ -21,6 +21,7 @@ import heapq
 import io
 import itertools
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TextIO
 
 import networkx as nx
@@ -28,9 +29,11 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import RDF, SKOS, XSD
 
+from kg.cache import code_fingerprint
+from kg.fragments import Fragments
 from kg.model import ARTICLE, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 from kg.normalize import has_cjk
-from kg.vocab import DEFAULT_BASE, KG, PREFIXES, SCHEMA, clean_literal, mint, mint_text
+from kg.vocab import DEFAULT_BASE, KG, PREFIXES, SCHEMA, clean_literal, encode_segment, mint, mint_text
 
 Term = ox.NamedNode | ox.Literal
 Triple = ox.Triple  # unpacks and indexes like a (subject, predicate, object) tuple
@@ -125,14 +128,22 @@ def subject_blocks(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> Itera
     at the size of the graph however many triples it gives (a 50,000-note vault gives millions).
     """
     iri = node_iris(graph, base)
-    for _subject, recipes in _subjects(graph, iri, base):
-        if len(recipes) == 1 and recipes[0][0] != "node":
-            yield _made(graph, iri, recipes[0])  # made in predicate order already, nothing repeated
-            continue
-        made: list[Triple] = []
-        for recipe in recipes:
-            made.extend(_made(graph, iri, recipe))
-        yield sorted(dict.fromkeys(made), key=_predicate_order)
+    for what, _key, recipes in _pieces(graph, iri, base):
+        if what == "node":
+            yield _block(graph, iri, recipes)
+        else:
+            for _subject, subject_recipes in _run_subjects(recipes):
+                yield _block(graph, iri, subject_recipes)
+
+
+def _block(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], recipes: list[_Recipe]) -> list[Triple]:
+    """The triples of one subject made by `recipes` (several when two things share an IRI)."""
+    if len(recipes) == 1 and recipes[0][0] != "node":
+        return _made(graph, iri, recipes[0])  # made in predicate order already, nothing repeated
+    made: list[Triple] = []
+    for recipe in recipes:
+        made.extend(_made(graph, iri, recipe))
+    return sorted(dict.fromkeys(made), key=_predicate_order)
 
 
 # What to make for one subject: ("node", node), ("mention", article, entity, mention IRI, edge data)
@@ -140,36 +151,63 @@ def subject_blocks(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> Itera
 _Recipe = tuple
 
 
-def _subjects(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], base: str) -> Iterator[tuple[str, list[_Recipe]]]:
-    """(subject IRI, its recipes) in IRI order. A subject minted twice (two mentions whose entity
-    names differ only in Unicode normalisation) gets both recipes, in the order the graph has them.
+def _pieces(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], base: str) -> Iterator[tuple[str, str, list[_Recipe]]]:
+    """The file's pieces in order: ("node", IRI, recipes) for each node's subject, and ("run",
+    prefix, mention recipes) for each article's mentions with their evidence.
 
-    Only nodes and mentions are sorted up front. Evidence, half the subjects, is made when its
-    mention comes up: `<mention>/evidence/<n>` sorts after its mention, so it waits in a heap until
-    the next sorted subject passes it (another mention's IRI can fall in between).
+    Every subject an article's mentions make starts with `<base>mention/<article path>/`, and the
+    strings sharing a prefix are contiguous in sorted order, so each article's run sits whole at
+    the place of its prefix among the other subjects (which never start with it). A run is the
+    unit `stream` keeps between builds.
+
+    A subject minted twice (two mentions whose entity names differ only in Unicode normalisation)
+    gets both recipes, in the order the graph has them.
+    """
+    nodes: dict[str, list[_Recipe]] = {}
+    for node in graph.nodes:
+        nodes.setdefault(iri[node].value, []).append(("node", node))
+    runs: dict[str, list[_Recipe]] = {}
+    tails: dict[str, str] = {}  # entity -> the end of its mention IRIs, `<kind>/<name>`
+    for u, targets in graph.adjacency():  # networkx's own dicts, in the order graph.edges() gives
+        prefix = None
+        for v, keyed in targets.items():
+            if "mentions" not in keyed:
+                continue
+            if prefix is None:
+                prefix = mint_text(base, "mention", u.split(":", 1)[1]) + "/"
+            tail = tails.get(v)
+            if tail is None:
+                tail = tails[v] = "/".join(encode_segment(k) for k in (graph.nodes[v]["kind"], v.split(":", 1)[1]))
+            # = mint_text(base, "mention", article, kind, name)
+            runs.setdefault(prefix, []).append(("mention", u, v, prefix + tail, keyed["mentions"]))
+    for key in sorted([*nodes, *runs]):
+        if key in nodes:
+            yield "node", key, nodes.pop(key)
+        else:
+            yield "run", key, runs.pop(key)
+
+
+def _run_subjects(recipes: list[_Recipe]) -> Iterator[tuple[str, list[_Recipe]]]:
+    """(subject IRI, its recipes) of one run in IRI order: its mentions, and each mention's evidence.
+
+    Evidence is made when its mention comes up: `<mention>/evidence/<n>` sorts after its mention,
+    so it waits in a heap until the next mention passes it (another mention's IRI can fall in
+    between, `…/GPT-4%20mini` before `…/GPT-4/evidence/1`).
     """
     by_subject: dict[str, list[_Recipe]] = {}
-    for node in graph.nodes:
-        by_subject.setdefault(iri[node].value, []).append(("node", node))
-    for u, v, key, data in graph.edges(keys=True, data=True):
-        if key != "mentions":
-            continue
-        mention = mint_text(base, "mention", u.split(":", 1)[1], graph.nodes[v]["kind"], v.split(":", 1)[1])
-        by_subject.setdefault(mention, []).append(("mention", u, v, mention, data))
+    for recipe in recipes:
+        by_subject.setdefault(recipe[3], []).append(recipe)
     waiting: list[tuple[str, int, _Recipe]] = []  # (evidence IRI, arrival, recipe): a heap
     arrivals = itertools.count()
     for subject in sorted(by_subject):
         while waiting and waiting[0][0] < subject:
             yield _next_waiting(waiting)
-        recipes = by_subject.pop(subject)
-        while waiting and waiting[0][0] == subject:  # not minted by kg, but never lose a recipe
-            recipes.append(heapq.heappop(waiting)[2])
-        yield subject, recipes
-        for recipe in recipes:
-            if recipe[0] == "mention":
-                for number, evidence in enumerate(recipe[4].get("evidence", []), 1):
-                    evidence_iri = f"{recipe[3]}/evidence/{number}"
-                    heapq.heappush(waiting, (evidence_iri, next(arrivals), ("evidence", evidence_iri, evidence)))
+        subject_recipes = by_subject.pop(subject)
+        yield subject, subject_recipes
+        for recipe in subject_recipes:
+            for number, evidence in enumerate(recipe[4].get("evidence", []), 1):
+                evidence_iri = f"{recipe[3]}/evidence/{number}"
+                heapq.heappush(waiting, (evidence_iri, next(arrivals), ("evidence", evidence_iri, evidence)))
     while waiting:
         yield _next_waiting(waiting)
 
@@ -335,6 +373,34 @@ def render(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE, **_: object) -> 
     return buffer.getvalue()
 
 
-def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, **_: object) -> None:
-    """`render`, written to `handle` a batch at a time instead of returned whole."""
-    write_blocks(subject_blocks(graph, base=base), handle)
+def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, fragments: Path | None = None, **_: object) -> None:
+    """`render`, written to `handle` a batch at a time instead of returned whole.
+
+    With `fragments` (a cache folder), each article's run of mentions and evidence is kept there
+    by a digest of everything it is made of (kg's code, the base, the IRIs and data of its
+    mentions), and written from there while that digest stays the same: after a one-note edit,
+    nearly all of the file. The bytes are the same either way.
+    """
+    iri = node_iris(graph, base)
+    store = Fragments(fragments, "ttl", salt=f"{code_fingerprint()}\0{base}" if fragments is not None else "").open()
+    handle.write(header() + "\n")
+    batch: list[Triple] = []
+    for what, key, recipes in _pieces(graph, iri, base):
+        if what == "node":
+            batch += _block(graph, iri, recipes)
+            if len(batch) >= BATCH:
+                handle.write(_turtle(batch))
+                batch = []
+            continue
+        if batch:
+            handle.write(_turtle(batch))
+            batch = []
+        piece = store.key(key, [(iri[r[1]].value, iri[r[2]].value, r[3], r[4]) for r in recipes])
+        text = store.get(piece)
+        if text is None:
+            text = _turtle([t for _subject, subject_recipes in _run_subjects(recipes) for t in _block(graph, iri, subject_recipes)])
+            store.put(piece, text)
+        handle.write(text)
+    if batch:
+        handle.write(_turtle(batch))
+    store.close()
