@@ -259,3 +259,35 @@ def test_a_damaged_fragment_file_only_costs_its_pieces(vault, tmp_path):
     assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
     with sqlite3.connect(stored) as db:
         assert db.execute("SELECT count(*) FROM fragment").fetchone()[0] > 0
+
+
+def test_the_page_layout_is_reused_only_for_the_same_links(vault, tmp_path):
+    import io
+
+    from kg.export import html
+    from kg.fragments import Fragments
+
+    graph = build_vault(vault, tmp_path / "out", jobs=1, cache=False).graph
+    folder = tmp_path / "fragments"
+    seen: list[Fragments] = []
+    real_open = Fragments.open
+    html.Fragments.open = lambda self: seen.append(self) or real_open(self)
+    try:
+
+        def page() -> str:
+            handle = io.StringIO(newline="\n")
+            html.stream(graph, handle, fragments=folder)
+            assert handle.getvalue() == html.render(graph)
+            return handle.getvalue()
+
+        first, second = page(), page()
+        article, entity = next((u, v) for u, v, key in sorted(graph.edges(keys=True)) if key == "mentions")
+        graph.edges[article, entity, "mentions"]["count"] += 1  # the same links: the same layout
+        third = page()
+        graph.add_edge(article, "topic:新主题", key="about", count=1)  # a new link moves nodes
+        graph.nodes["topic:新主题"].update(kind="topic", label="新主题", aliases=[])
+        fourth = page()
+    finally:
+        html.Fragments.open = real_open
+    assert [store.hits for store in seen] == [0, 1, 1, 0]
+    assert first == second and third != fourth
