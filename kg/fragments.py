@@ -17,6 +17,7 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+FLUSH_CHARACTERS = 8_000_000  # new pieces are stored in batches of about this many characters
 _SCHEMA = "CREATE TABLE IF NOT EXISTS fragment (digest BLOB PRIMARY KEY, text TEXT NOT NULL)"
 
 
@@ -35,6 +36,7 @@ class Fragments:
         self.db: sqlite3.Connection | None = None
         self.used: list[bytes] = []
         self.fresh: list[tuple[bytes, str]] = []
+        self.fresh_size = 0
         self.hits = 0
 
     def open(self) -> Fragments:
@@ -76,8 +78,20 @@ class Fragments:
         return row[0] if row is not None else None
 
     def put(self, key: bytes, text: str) -> None:
-        if self.db is not None:
-            self.fresh.append((key, text))
+        if self.db is None:
+            return
+        self.fresh.append((key, text))
+        self.fresh_size += len(text)
+        if self.fresh_size >= FLUSH_CHARACTERS:  # a cold 50,000-note build makes a GB of pieces: never hold them
+            self._store_fresh()
+
+    def _store_fresh(self) -> None:
+        try:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO fragment VALUES (?, ?)", self.fresh)
+        except sqlite3.Error:
+            self._drop()
+        self.fresh, self.fresh_size = [], 0
 
     def close(self) -> None:
         """Store the new pieces and forget the ones this build did not use, in one transaction."""
@@ -88,8 +102,8 @@ class Fragments:
                 self.db.execute("CREATE TEMP TABLE IF NOT EXISTS used (digest BLOB PRIMARY KEY)")
                 self.db.execute("DELETE FROM used")
                 self.db.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((key,) for key in self.used))
-                self.db.execute("DELETE FROM fragment WHERE digest NOT IN (SELECT digest FROM used)")
                 self.db.executemany("INSERT OR REPLACE INTO fragment VALUES (?, ?)", self.fresh)
+                self.db.execute("DELETE FROM fragment WHERE digest NOT IN (SELECT digest FROM used)")
         except sqlite3.Error:
             pass  # the next build makes those pieces again
         finally:
@@ -109,5 +123,5 @@ class Fragments:
             except sqlite3.Error:
                 pass
         self.db = None
-        self.fresh = []
+        self.fresh, self.fresh_size = [], 0
 

@@ -213,15 +213,18 @@ def test_word_lists_are_kept_and_damage_only_costs_a_rebuild(vault, tmp_path, mo
 # ---- Turtle pieces kept between builds (kg.fragments) -----------------------------------------
 
 
-def test_turtle_runs_are_reused_and_only_a_changed_article_is_made_again(vault, tmp_path):
+def test_turtle_runs_are_reused_and_only_a_changed_article_is_made_again(vault, tmp_path, monkeypatch):
     """Each article's run of mentions and evidence is kept by the digest of what makes it: a second
     write finds every run, a changed mention costs exactly its article's run, the bytes never change."""
     import io
 
     import networkx as nx
 
+    import kg.fragments
     from kg.export import turtle
     from kg.fragments import Fragments
+
+    monkeypatch.setattr(kg.fragments, "FLUSH_CHARACTERS", 2_000)  # new pieces go to disk in many batches
 
     graph = build_vault(vault, tmp_path / "out", jobs=1, cache=False).graph
     runs = len({u for u, _v, key in graph.edges(keys=True) if key == "mentions"})

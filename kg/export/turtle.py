@@ -212,6 +212,11 @@ def _run_subjects(recipes: list[_Recipe]) -> Iterator[tuple[str, list[_Recipe]]]
         yield _next_waiting(waiting)
 
 
+def _run_text(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], recipes: list[_Recipe]) -> str:
+    """The Turtle of one article's run (see `_pieces`)."""
+    return _turtle([t for _subject, subject_recipes in _run_subjects(recipes) for t in _block(graph, iri, subject_recipes)])
+
+
 def _next_waiting(waiting: list) -> tuple[str, list[_Recipe]]:
     """The first waiting evidence subject with all its recipes (several when two mentions share an IRI)."""
     subject, _, recipe = heapq.heappop(waiting)
@@ -395,10 +400,13 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, 
         if batch:
             handle.write(_turtle(batch))
             batch = []
+        if store.db is None:  # no cache (or it failed): no digests to make
+            handle.write(_run_text(graph, iri, recipes))
+            continue
         piece = store.key(key, [(iri[r[1]].value, iri[r[2]].value, r[3], r[4]) for r in recipes])
         text = store.get(piece)
         if text is None:
-            text = _turtle([t for _subject, subject_recipes in _run_subjects(recipes) for t in _block(graph, iri, subject_recipes)])
+            text = _run_text(graph, iri, recipes)
             store.put(piece, text)
         handle.write(text)
     if batch:
