@@ -213,55 +213,59 @@ def test_word_lists_are_kept_and_damage_only_costs_a_rebuild(vault, tmp_path, mo
 # ---- Turtle pieces kept between builds (kg.fragments) -----------------------------------------
 
 
-def test_turtle_runs_are_reused_and_only_a_changed_article_is_made_again(vault, tmp_path, monkeypatch):
-    """Each article's run of mentions and evidence is kept by the digest of what makes it: a second
-    write finds every run, a changed mention costs exactly its article's run, the bytes never change."""
+@pytest.mark.parametrize("fmt", ["ttl", "graphml"])
+def test_pieces_are_reused_and_only_a_changed_article_is_made_again(vault, tmp_path, monkeypatch, fmt):
+    """graph.ttl keeps each article's run of mentions and evidence, graph.graphml the edges of each
+    source node, by the digest of what makes them: a second write finds every piece, a changed
+    mention costs exactly its article's piece, the bytes never change."""
     import io
 
     import networkx as nx
 
     import kg.fragments
-    from kg.export import turtle
+    from kg.export import graphml, turtle
     from kg.fragments import Fragments
 
+    module = {"ttl": turtle, "graphml": graphml}[fmt]
     monkeypatch.setattr(kg.fragments, "FLUSH_CHARACTERS", 2_000)  # new pieces go to disk in many batches
-
     graph = build_vault(vault, tmp_path / "out", jobs=1, cache=False).graph
-    runs = len({u for u, _v, key in graph.edges(keys=True) if key == "mentions"})
-    assert runs >= 10
+    if fmt == "ttl":
+        pieces = len({u for u, _v, key in graph.edges(keys=True) if key == "mentions"})
+    else:
+        pieces = len({u for u, _v in graph.edges()})
+    assert pieces >= 10
     folder = tmp_path / "fragments"
     seen: list[Fragments] = []
     real_open = Fragments.open
-    turtle.Fragments.open = lambda self: seen.append(self) or real_open(self)
-    try:
+    monkeypatch.setattr(module.Fragments, "open", lambda self: seen.append(self) or real_open(self))
 
-        def written(g: nx.MultiDiGraph) -> str:
-            handle = io.StringIO(newline="\n")
-            turtle.stream(g, handle, fragments=folder)
-            assert handle.getvalue() == turtle.render(g)
-            return handle.getvalue()
+    def written(g: nx.MultiDiGraph) -> str:
+        handle = io.StringIO(newline="\n")
+        module.stream(g, handle, fragments=folder)
+        assert handle.getvalue() == module.render(g)
+        return handle.getvalue()
 
-        first = written(graph)
-        second = written(graph)
-        article, entity = next((u, v) for u, v, key in sorted(graph.edges(keys=True)) if key == "mentions")
-        graph.edges[article, entity, "mentions"]["count"] += 1
-        third = written(graph)
-    finally:
-        turtle.Fragments.open = real_open
-    assert [store.hits for store in seen if store.path is not None] == [0, runs, runs - 1]
+    first = written(graph)
+    second = written(graph)
+    article, entity = next((u, v) for u, v, key in sorted(graph.edges(keys=True)) if key == "mentions")
+    graph.edges[article, entity, "mentions"]["count"] += 1
+    third = written(graph)
+    assert [store.hits for store in seen if store.path is not None] == [0, pieces, pieces - 1]
     assert first == second != third
 
 
 def test_a_damaged_fragment_file_only_costs_its_pieces(vault, tmp_path):
     out = tmp_path / "out"
     build_vault(vault, out, jobs=1)
-    stored = out / CACHE_FOLDER / "fragments-ttl.sqlite"
-    assert stored.stat().st_size > 0
-    stored.write_bytes(b"this is not a database" * 100)
+    stored = [out / CACHE_FOLDER / f"fragments-{name}.sqlite" for name in ("ttl", "graphml", "layout")]
+    for path in stored:
+        assert path.stat().st_size > 0
+        path.write_bytes(b"this is not a database" * 100)
     build_vault(vault, out, jobs=1)
     assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
-    with sqlite3.connect(stored) as db:
-        assert db.execute("SELECT count(*) FROM fragment").fetchone()[0] > 0
+    for path in stored:
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT count(*) FROM fragment").fetchone()[0] > 0
 
 
 def test_the_page_layout_is_reused_only_for_the_same_links(vault, tmp_path):

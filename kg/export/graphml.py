@@ -12,13 +12,16 @@ from __future__ import annotations
 import codecs
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TextIO
 
 import networkx as nx
 import orjson
 from lxml import etree
 
+from kg.cache import code_fingerprint
+from kg.fragments import Fragments
 from kg.graph import sorted_edges
 
 NAMESPACE = "http://graphml.graphdrawing.org/xmlns"
@@ -82,10 +85,16 @@ class _TextSink:
         self.handle.write(self.decoder.decode(b"", final=True))
 
 
-def stream(graph: nx.MultiDiGraph, handle: TextIO, **_: object) -> None:
-    """Write the GraphML document to `handle` element by element."""
+def stream(graph: nx.MultiDiGraph, handle: TextIO, *, fragments: Path | None = None, **_: object) -> None:
+    """Write the GraphML document to `handle` element by element.
+
+    The edges of each source node are one piece (they are contiguous: edges are sorted by source
+    first). With `fragments` (a cache folder), each piece is kept there by a digest of kg's code,
+    the attribute keys and the edges' data, and written from there while that digest holds.
+    """
     node_keys = _keys((data for _, data in graph.nodes(data=True)), "n")
-    edge_keys = _keys(({"relation": key, **data} for _u, _v, key, data in graph.edges(keys=True, data=True)), "e")
+    edge_keys = _edge_keys(graph)
+    store = Fragments(fragments, "graphml", salt=f"{code_fingerprint()}\0{edge_keys!r}" if fragments is not None else "").open()
     sink = _TextSink(handle)
     with etree.xmlfile(sink, encoding="utf-8") as xf:
         xf.write_declaration()
@@ -98,12 +107,58 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, **_: object) -> None:
                 xf.write("\n")
                 for node in sorted(graph.nodes):
                     xf.write(_element("node", {"id": _clean(node)}, graph.nodes[node], node_keys), "\n")
-                for u, v, key, data in sorted_edges(graph):
-                    attributes = {"source": _clean(u), "target": _clean(v), "id": _clean(key)}
-                    xf.write(_element("edge", attributes, {"relation": key, **data}, edge_keys), "\n")
+                xf.flush()  # the edge pieces go to `handle` directly, after everything lxml holds
+                for u, edges in _edge_groups(graph):
+                    if store.db is None:
+                        handle.write(_edges_text(u, edges, edge_keys))
+                        continue
+                    piece = store.key(u, edges)
+                    text = store.get(piece)
+                    if text is None:
+                        text = _edges_text(u, edges, edge_keys)
+                        store.put(piece, text)
+                    handle.write(text)
             xf.write("\n")
     sink.close()
     handle.write("\n")
+    store.close()
+
+
+def _edge_keys(graph: nx.MultiDiGraph) -> dict[str, tuple[str, str]]:
+    """`_keys` of every edge's data and its relation, without making a dict per edge."""
+    seen: dict[str, set[type]] = {}
+    for _u, targets in graph.adjacency():
+        for keyed in targets.values():
+            for data in keyed.values():
+                for name, value in data.items():
+                    seen.setdefault(name, set()).add(type(value))
+    if graph.number_of_edges():
+        seen.setdefault("relation", set()).add(str)
+    return {name: (f"e{i}", _type(seen[name])) for i, name in enumerate(sorted(seen))}
+
+
+def _edge_groups(graph: nx.MultiDiGraph) -> Iterator[tuple[str, list[tuple[str, str, dict]]]]:
+    """(source, [(target, relation, data), ...]) in the order the file lists edges."""
+    group: list[tuple[str, str, dict]] = []
+    source = None
+    for u, v, key, data in sorted_edges(graph):
+        if u != source:
+            if group:
+                yield source, group
+            source, group = u, []
+        group.append((v, key, data))
+    if group:
+        yield source, group
+
+
+def _edges_text(u: str, edges: list[tuple[str, str, dict]], edge_keys: dict[str, tuple[str, str]]) -> str:
+    """The <edge> elements of one source, one per line, as lxml writes them."""
+    out = []
+    for v, key, data in edges:
+        attributes = {"source": _clean(u), "target": _clean(v), "id": _clean(key)}
+        out.append(etree.tostring(_element("edge", attributes, {"relation": key, **data}, edge_keys), encoding="unicode"))
+        out.append("\n")
+    return "".join(out)
 
 
 def _element(tag: str, attributes: dict[str, str], data: dict, keys: dict[str, tuple[str, str]]) -> etree._Element:
