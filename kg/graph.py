@@ -164,6 +164,20 @@ def sorted_edges(graph: nx.MultiDiGraph) -> Iterator[tuple[str, str, str, dict]]
                 yield u, v, key, keyed[key]
 
 
+def edge_groups(graph: nx.MultiDiGraph) -> Iterator[tuple[str, list[tuple[str, str, dict]]]]:
+    """`sorted_edges` grouped by source: (source, [(target, relation, data), ...])."""
+    group: list[tuple[str, str, dict]] = []
+    source = None
+    for u, v, key, data in sorted_edges(graph):
+        if u != source:
+            if group:
+                yield source, group
+            source, group = u, []
+        group.append((v, key, data))
+    if group:
+        yield source, group
+
+
 _REACHING = frozenset({"mentions", "about", "author", "source"})  # the relations an article reaches a node by
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -22,7 +22,7 @@ from lxml import etree
 
 from kg.cache import code_fingerprint
 from kg.fragments import Fragments
-from kg.graph import sorted_edges
+from kg.graph import edge_groups
 
 NAMESPACE = "http://graphml.graphdrawing.org/xmlns"
 SCHEMA_LOCATION = "http://graphml.graphdrawing.org/xmlns http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd"
@@ -108,7 +108,7 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, fragments: Path | None = N
                 for node in sorted(graph.nodes):
                     xf.write(_element("node", {"id": _clean(node)}, graph.nodes[node], node_keys), "\n")
                 xf.flush()  # the edge pieces go to `handle` directly, after everything lxml holds
-                for u, edges in _edge_groups(graph):
+                for u, edges in edge_groups(graph):
                     if store.db is None:
                         handle.write(_edges_text(u, edges, edge_keys))
                         continue
@@ -135,20 +135,6 @@ def _edge_keys(graph: nx.MultiDiGraph) -> dict[str, tuple[str, str]]:
     if graph.number_of_edges():
         seen.setdefault("relation", set()).add(str)
     return {name: (f"e{i}", _type(seen[name])) for i, name in enumerate(sorted(seen))}
-
-
-def _edge_groups(graph: nx.MultiDiGraph) -> Iterator[tuple[str, list[tuple[str, str, dict]]]]:
-    """(source, [(target, relation, data), ...]) in the order the file lists edges."""
-    group: list[tuple[str, str, dict]] = []
-    source = None
-    for u, v, key, data in sorted_edges(graph):
-        if u != source:
-            if group:
-                yield source, group
-            source, group = u, []
-        group.append((v, key, data))
-    if group:
-        yield source, group
 
 
 def _edges_text(u: str, edges: list[tuple[str, str, dict]], edge_keys: dict[str, tuple[str, str]]) -> str:
