@@ -23,7 +23,7 @@ import networkx as nx
 from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache
 from kg.dictionary import load_dictionary
 from kg.errors import ExportError, VaultError
-from kg.export import write_all, write_file
+from kg.export import formats, write_all, write_file
 from kg.graph import build_graph
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Note, Problem
 from kg.parallel import default_jobs, extract_all
@@ -107,7 +107,8 @@ def build_vault(
             result = BuildResult(notes=_without_bodies(notes), graph=None, problems=problems, cache=store.stats, files=files, unchanged=True, counts=manifest.counts)
             result.seconds = time.perf_counter() - started
             return result
-    extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, cache=store, progress=progress, keys=keys)
+    # While workers extract, import the writers (pyvis, scipy, igraph...: most of a second).
+    extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, cache=store, progress=progress, keys=keys, meanwhile=formats)
     notes = _without_bodies(notes)
     graph = build_graph(notes, extractions, dictionary)
     del extractions  # the graph holds what the outputs need

@@ -51,12 +51,18 @@ def extract_all(
     cache: ExtractionCache | None = None,
     progress: Progress | None = None,
     keys: dict[str, str] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> dict[str, Extraction]:
     """path -> Extraction for every note: from `cache` where valid, else extracted and stored back.
 
     `scheduler` (a Dask scheduler address) sends the work to that cluster; otherwise `jobs` worker
     processes (default: every core) share it, or this process does it alone when jobs is 1 or
     there are only a few notes to extract. `keys` are the notes' cache keys, if already computed.
+
+    `meanwhile` is work of the caller's that does not need the extractions (e.g. imports); it is
+    called once, while workers extract where there are workers. With a few notes to extract, jobs
+    above 1 and forking safe, one forked worker extracts them (building its jieba tokenizer, most
+    of the time) while this process does `meanwhile`: after a one-note edit, the two overlap.
     """
     total = len(notes)
     done: dict[str, Extraction] = {}
@@ -72,13 +78,16 @@ def extract_all(
         else:
             jobs = jobs or default_jobs()
             lexicon = cache.lexicon(dictionary) if cache is not None else None
-            if jobs > 1 and len(pending) >= MIN_NOTES_FOR_POOL:
-                fresh = _extract_in_pool(pending, dictionary, jobs=jobs, progress=report, lexicon=lexicon)
+            if jobs > 1 and (len(pending) >= MIN_NOTES_FOR_POOL or (meanwhile is not None and can_fork())):
+                fresh = _extract_in_pool(pending, dictionary, jobs=jobs, progress=report, lexicon=lexicon, meanwhile=meanwhile)
+                meanwhile = None
             else:
                 fresh = _extract_here(pending, dictionary, progress=report, lexicon=lexicon)
         done.update(fresh)
     else:
         report(0)
+    if meanwhile is not None:
+        meanwhile()
     if cache is not None:
         cache.save({path: (keys[path], done[path]) for path in (note.path for note in pending)}, keep=keys)
     return {note.path: done[note.path] for note in sorted(notes, key=lambda n: n.path)}
@@ -141,19 +150,27 @@ def _extractor_died(exc: Exception) -> ExtractionError:
 
 
 def _extract_in_pool(
-    notes: Sequence[Note], dictionary: Dictionary, *, jobs: int, progress: Callable[[int], None], lexicon: Lexicon | None = None
+    notes: Sequence[Note],
+    dictionary: Dictionary,
+    *,
+    jobs: int,
+    progress: Callable[[int], None],
+    lexicon: Lexicon | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> dict[str, Extraction]:
-    """Spread `notes` over `jobs` worker processes.
+    """Spread `notes` over `jobs` worker processes, calling `meanwhile` here once they have work.
 
     Where forking is safe (`can_fork`), this process builds the matcher and its jieba tokenizer
     once and forks workers that share it; otherwise each worker is spawned fresh and builds its own
-    (about a second each, and the imports).
+    (about a second each, and the imports). A few notes (one worker) go to a forked worker that
+    builds its own tokenizer, so that this process can do `meanwhile` at the same time.
     """
-    workers = min(jobs, len(notes))
+    workers = min(jobs, len(notes)) if len(notes) >= MIN_NOTES_FOR_POOL else 1
     forked = can_fork()
     if forked:
         matcher = build_matcher(dictionary, lexicon)
-        matcher.tokenizer  # noqa: B018 - built before the fork, so no worker builds its own
+        if workers > 1:
+            matcher.tokenizer  # noqa: B018 - built before the fork, so no worker builds its own
         _WORKER_MATCHER[:] = [matcher]
         context, initializer, initargs = multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),)
     else:
@@ -162,6 +179,8 @@ def _extract_in_pool(
     try:
         with frozen_heap() if forked else nullcontext(), worker_pool(workers, context, initializer, initargs, died=_extractor_died) as pool:
             running: set[Future] = {pool.submit(_worker_chunk, chunk) for chunk in chunks(notes, _chunk_size(len(notes), workers))}
+            if meanwhile is not None:
+                meanwhile()
             while running:
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:

@@ -50,6 +50,41 @@ def test_spawned_workers_extract_what_forked_ones_do(vault, monkeypatch):
     assert spawned == {note.path: extract(note, matcher) for note in notes}
 
 
+FEW_NOTES_MEANWHILE = """
+import os, sys
+from pathlib import Path
+from kg.dictionary import load_dictionary
+from kg.extract import build_matcher, extract
+from kg.parallel import extract_all
+from kg.processes import can_fork
+from kg.read import read_vault
+
+notes, _ = read_vault(Path(sys.argv[1]))
+notes = notes[:3]
+dictionary = load_dictionary()
+assert can_fork(), "the forked path would not be taken"
+calls = []
+def meanwhile():
+    calls.append(os.getpid())
+    assert len(calls) == 1
+done = extract_all(notes, dictionary, jobs=2, meanwhile=meanwhile)
+matcher = build_matcher(dictionary)
+assert done == {note.path: extract(note, matcher) for note in notes}
+assert sum(len(e.mentions) for e in done.values()) > 0
+assert calls == [os.getpid()]  # called once, in this process, while the worker extracted
+alone = []
+assert extract_all(notes, dictionary, jobs=1, meanwhile=lambda: alone.append(1)) == done and alone == [1]
+print("ok")
+"""
+
+
+def test_a_few_notes_go_to_one_forked_worker_while_the_caller_does_its_own_work(vault):
+    """After a one-note edit, the note's extraction (mostly loading jieba) overlaps the caller's
+    `meanwhile` (importing the writers); either way the same extractions, and `meanwhile` runs once."""
+    proc = subprocess.run([sys.executable, "-c", FEW_NOTES_MEANWHILE, str(vault)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
 def test_cli_outputs_are_identical_for_any_number_of_jobs(vault, tmp_path):
     builds = {}
     for jobs in ("1", "3"):
