@@ -52,7 +52,7 @@ def cli() -> None:
 @click.option("--dictionary", "dictionaries", multiple=True, type=click.Path(path_type=Path), help="Extra entity dictionary (YAML); repeatable.")
 @click.option("--strict", is_flag=True, help="Exit 1 when any note had a problem.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Extraction processes  [default: every core]")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes for extraction and writing  [default: every core]")
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Extract on this Dask scheduler (tcp://host:8786) instead.")
 @click.option("--no-cache", is_flag=True, help="Extract every note again; do not read or write OUT/.kg-cache.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Keep the extraction cache here  [default: OUT/.kg-cache]")
