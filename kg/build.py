@@ -20,7 +20,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache
+from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache, NoteCache, code_fingerprint
 from kg.dictionary import load_dictionary
 from kg.errors import ExportError, VaultError
 from kg.export import formats, write_all, write_file
@@ -90,12 +90,17 @@ def build_vault(
     """
     started = time.perf_counter()
     vault = Path(vault)
-    notes, problems = read_vault(vault)
+    folder = Path(cache_dir or Path(out) / CACHE_FOLDER)
+    code = code_fingerprint() if cache else None
+    parsed = NoteCache(folder, code=code) if cache else None
+    notes, problems = read_vault(vault, cache=parsed)
     if not notes:
         detail = f" ({len(problems)} file(s) could not be read)" if problems else ""
         raise VaultError(f"{vault}: no notes (.md, .markdown or .txt files) found{detail}")
     dictionary = load_dictionary(tuple(dictionaries))
-    store = ExtractionCache(Path(cache_dir or Path(out) / CACHE_FOLDER), dictionary_digest=dictionary.digest) if cache else None
+    store = ExtractionCache(folder, dictionary_digest=dictionary.digest, code=code) if cache else None
+    if store is not None and parsed is not None:
+        store.stats.notices += parsed.notices
     keys = store.keys(notes) if store is not None else None
     manifest = BuildManifest(store.folder) if store is not None else None
     fingerprint = build_fingerprint(keys, problems, options or {}) if keys is not None else None

@@ -32,6 +32,7 @@ from kg.model import Extraction, Note
 
 CACHE_FOLDER = ".kg-cache"
 CACHE_FILE = "extractions.sqlite"
+NOTES_FILE = "notes.sqlite"  # each note as read (see NoteCache)
 LEXICON_FILE = "lexicon.pickle"  # the discovery word lists, built once per code and dictionary version
 _SCHEMA = "CREATE TABLE IF NOT EXISTS extraction (path TEXT PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL)"
 
@@ -69,11 +70,11 @@ def note_key(note: Note, dictionary_digest: str, *, code: str | None = None) -> 
 class ExtractionCache:
     """Per-note extractions in one SQLite file under `folder`, valid for one dictionary digest."""
 
-    def __init__(self, folder: Path, *, dictionary_digest: str) -> None:
+    def __init__(self, folder: Path, *, dictionary_digest: str, code: str | None = None) -> None:
         self.folder = Path(folder)
         self.path = self.folder / CACHE_FILE
         self.dictionary_digest = dictionary_digest
-        self.code = code_fingerprint()
+        self.code = code or code_fingerprint()
         self.stats = CacheStats()
 
     def key(self, note: Note) -> str:
@@ -175,17 +176,91 @@ class ExtractionCache:
             self._discard()
             return []
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A connection whose work commits on success, rolls back on error, and is always closed."""
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            with db:
-                db.execute(_SCHEMA)
-                yield db
-        finally:
-            db.close()
+    def _transaction(self):  # noqa: ANN202 - a context manager of a connection
+        return _connect(self.path, _SCHEMA)
 
     def _discard(self) -> None:
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+
+class NoteCache:
+    """Each note as read (the Note and its problems), by vault path and a digest of the file's bytes
+    and kg's code, in one SQLite file (NOTES_FILE): a rebuild reads every file but decodes and
+    parses only the ones that changed (parsing frontmatter and links is most of reading).
+
+    Disposable like ExtractionCache: anything wrong with the file means "parse every note" and a
+    notice; a row that cannot be unpickled is parsed again.
+    """
+
+    def __init__(self, folder: Path, *, code: str | None = None) -> None:
+        self.path = Path(folder) / NOTES_FILE
+        self.code = (code or code_fingerprint()).encode()
+        self.rows: dict[str, tuple[bytes, bytes]] | None = None
+        self.fresh: dict[str, tuple[bytes, bytes]] = {}
+        self.notices: list[str] = []
+        self.hits = 0
+
+    def digest(self, raw: bytes) -> bytes:
+        return hashlib.blake2b(raw, digest_size=24, key=hashlib.blake2b(self.code, digest_size=32).digest()).digest()
+
+    def get(self, rel: str, digest: bytes) -> object | None:
+        """What `put` stored for `rel` with this `digest`, or None."""
+        if self.rows is None:
+            self.rows = self._read_rows()
+        row = self.rows.get(rel)
+        if row is None or row[0] != digest:
+            return None
+        try:
+            value = pickle.loads(row[1])
+        except Exception:  # noqa: BLE001 - any unpickling failure means "parse this note again"
+            return None
+        self.hits += 1
+        return value
+
+    def put(self, rel: str, digest: bytes, value: object) -> None:
+        self.fresh[rel] = (digest, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def save(self, keep: Iterable[str]) -> None:
+        """Store the fresh rows and drop the rows of paths not in `keep`, in one transaction."""
+        keep = set(keep)
+        stored = self.rows if self.rows is not None else {}
+        gone = [(path,) for path in stored if path not in keep]
+        if not self.fresh and not gone:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with _connect(self.path, _NOTES_SCHEMA) as db:
+                db.executemany("DELETE FROM note WHERE path = ?", gone)
+                db.executemany("INSERT OR REPLACE INTO note (path, digest, value) VALUES (?, ?, ?)", [(path, *row) for path, row in sorted(self.fresh.items())])
+        except (OSError, sqlite3.Error) as exc:
+            self.notices.append(f"{self.path}: cannot be updated ({exc}); the next build parses those notes again")
+
+    def _read_rows(self) -> dict[str, tuple[bytes, bytes]]:
+        if not self.path.exists():
+            return {}
+        try:
+            with _connect(self.path, _NOTES_SCHEMA) as db:
+                return {path: (digest, value) for path, digest, value in db.execute("SELECT path, digest, value FROM note")}
+        except sqlite3.OperationalError as exc:
+            self.notices.append(f"{self.path}: cannot be read ({exc}); parsed every note")
+        except sqlite3.DatabaseError as exc:
+            self.notices.append(f"{self.path}: damaged ({exc}); discarded it and parsed every note")
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        return {}
+
+
+_NOTES_SCHEMA = "CREATE TABLE IF NOT EXISTS note (path TEXT PRIMARY KEY, digest BLOB NOT NULL, value BLOB NOT NULL)"
+
+
+@contextmanager
+def _connect(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
+    """A connection whose work commits on success, rolls back on error, and is always closed."""
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        with db:
+            db.execute(schema)
+            yield db
+    finally:
+        db.close()

@@ -13,12 +13,16 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kg.decode import BinaryFileError, decode
 from kg.errors import VaultError
 from kg.links import parse_links
 from kg.metadata import coerce, split
 from kg.model import ARTICLE, NOTE_SUFFIXES, SKIPPED_FOLDERS, TOPIC, Note, is_topic_type, Problem, WikiLink
+
+if TYPE_CHECKING:
+    from kg.cache import NoteCache
 
 # Notes larger than this are reported and skipped: nobody clips a 64 MB article, and reading one
 # takes memory in proportion (about eight times its size while decoding).
@@ -134,11 +138,12 @@ def _rel(root: Path, path: Path) -> str:
 _NAME_CONTROL = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
 
 
-def read_note(root: Path, path: Path) -> tuple[Note | None, list[Problem]]:
+def read_note(root: Path, path: Path, cache: NoteCache | None = None) -> tuple[Note | None, list[Problem]]:
     """Read one file into a Note (kind provisional: ARTICLE or TOPIC by its own metadata).
 
     Returns None only when the file cannot be read as text at all; a note with unusable
     frontmatter is still a note, from its body and file name. Every repair is a Problem.
+    With `cache`, a file whose bytes were parsed before (by this code) is not parsed again.
     """
     rel = _rel(root, path)
     problems = []
@@ -151,6 +156,23 @@ def read_note(root: Path, path: Path) -> tuple[Note | None, list[Problem]]:
         raw = path.read_bytes()
     except OSError as exc:
         return None, [Problem(rel, f"cannot be read ({exc.strerror or exc})", "skipped", "error")]
+    digest = cache.digest(raw) if cache is not None else b""
+    if cache is not None:
+        kept = cache.get(rel, digest)
+        if kept is not None:
+            note, parsed_problems = kept
+            return note, problems + parsed_problems
+    note, parsed_problems = _parse(rel, raw)
+    if note is None:
+        return None, parsed_problems
+    if cache is not None:
+        cache.put(rel, digest, (note, parsed_problems))
+    return note, problems + parsed_problems
+
+
+def _parse(rel: str, raw: bytes) -> tuple[Note | None, list[Problem]]:
+    """The note in the bytes `raw` of the file `rel`, and the problems met decoding and parsing them."""
+    problems: list[Problem] = []
     try:
         decoded = decode(raw)
     except BinaryFileError as exc:
@@ -194,19 +216,22 @@ def has_article_metadata(note: Note) -> bool:
     return bool(note.date or note.authors or note.url or note.source)
 
 
-def read_vault(root: Path) -> tuple[list[Note], list[Problem]]:
+def read_vault(root: Path, *, cache: NoteCache | None = None) -> tuple[list[Note], list[Problem]]:
     """Read every note of the vault and settle each note's kind; problems sorted by path.
 
     Raises VaultError when the vault is missing, is a file, or holds no note that can be read
-    (the error then carries the problems, so each unreadable file can still be named).
+    (the error then carries the problems, so each unreadable file can still be named). With
+    `cache` (kg.cache.NoteCache), unchanged files are not parsed again; the result is the same.
     """
     paths, problems = walk(root)
     notes: list[Note] = []
     for path in paths:
-        note, note_problems = read_note(root, path)
+        note, note_problems = read_note(root, path, cache)
         problems += note_problems
         if note is not None:
             notes.append(note)
+    if cache is not None:
+        cache.save(keep=(note.path for note in notes))
     problems = sorted({_one_line(p) for p in problems}, key=lambda p: (p.path, p.what, p.action))
     if not notes:
         detail = f"; none of its {len(paths)} note file(s) could be read" if paths else "; it has no .md, .markdown or .txt files"

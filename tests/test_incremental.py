@@ -298,3 +298,42 @@ def test_the_page_layout_is_reused_only_for_the_same_links(vault, tmp_path):
         html.Fragments.open = real_open
     assert [store.hits for store in seen] == [0, 1, 1, 0]
     assert first == second and third != fourth
+
+
+# ---- notes as read, kept between builds (kg.cache.NoteCache) ----------------------------------
+
+
+def test_cached_reading_gives_what_reading_gives_on_the_hostile_vault(tmp_path):
+    """Every odd file of the hostile vault (encodings, broken frontmatter, odd names, binaries)
+    reads back from the note cache exactly as it reads from disk, problems included."""
+    from hostile import make_hostile_vault
+
+    from kg.cache import NoteCache
+
+    root = make_hostile_vault(tmp_path / "vault")["root"]
+    fresh = read_vault(root)
+    first = NoteCache(tmp_path / "cache")
+    assert read_vault(root, cache=first) == fresh and first.hits == 0
+    again = NoteCache(tmp_path / "cache")
+    assert read_vault(root, cache=again) == fresh
+    assert again.hits == len(fresh[0]) and again.notices == []
+
+
+def test_an_edited_file_is_parsed_again_and_a_damaged_note_cache_is_rebuilt(vault, tmp_path):
+    from kg.cache import NOTES_FILE, NoteCache
+
+    cache_folder = tmp_path / "cache"
+    total = len(read_vault(vault, cache=NoteCache(cache_folder))[0])
+    note = first_article(vault)
+    note.write_text(note.read_text(encoding="utf-8").replace("## 摘要", "## 摘要\n\n新增一句。", 1), encoding="utf-8")
+    cached = NoteCache(cache_folder)
+    assert read_vault(vault, cache=cached) == read_vault(vault)
+    assert cached.hits == total - 1
+
+    (cache_folder / NOTES_FILE).write_bytes(b"this is not a database" * 100)
+    damaged = NoteCache(cache_folder)
+    assert read_vault(vault, cache=damaged) == read_vault(vault)
+    assert damaged.hits == 0 and any("damaged" in notice for notice in damaged.notices)
+    healed = NoteCache(cache_folder)
+    read_vault(vault, cache=healed)
+    assert healed.hits == total and healed.notices == []
