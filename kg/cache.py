@@ -180,8 +180,16 @@ class ExtractionCache:
         return _connect(self.path, _SCHEMA)
 
     def _discard(self) -> None:
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        remove_database(self.path)
+
+
+def remove_database(path: Path) -> None:
+    """Delete an SQLite file of the cache with its journal files (a damaged one is built again)."""
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        try:
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 class NoteCache:
@@ -195,14 +203,15 @@ class NoteCache:
 
     def __init__(self, folder: Path, *, code: str | None = None) -> None:
         self.path = Path(folder) / NOTES_FILE
-        self.code = (code or code_fingerprint()).encode()
+        self.salt = hashlib.blake2b((code or code_fingerprint()).encode(), digest_size=32).digest()  # keys every digest
         self.rows: dict[str, tuple[bytes, bytes]] | None = None
         self.fresh: dict[str, tuple[bytes, bytes]] = {}
         self.notices: list[str] = []
         self.hits = 0
 
     def digest(self, raw: bytes) -> bytes:
-        return hashlib.blake2b(raw, digest_size=24, key=hashlib.blake2b(self.code, digest_size=32).digest()).digest()
+        """The digest of a file's bytes, for `get` and `put`."""
+        return hashlib.blake2b(raw, digest_size=24, key=self.salt).digest()
 
     def get(self, rel: str, digest: bytes) -> object | None:
         """What `put` stored for `rel` with this `digest`, or None."""
@@ -246,8 +255,7 @@ class NoteCache:
             self.notices.append(f"{self.path}: cannot be read ({exc}); parsed every note")
         except sqlite3.DatabaseError as exc:
             self.notices.append(f"{self.path}: damaged ({exc}); discarded it and parsed every note")
-            for suffix in ("", "-journal", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            remove_database(self.path)
         return {}
 
 

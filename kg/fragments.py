@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+
+from kg.cache import code_fingerprint, remove_database
 
 FLUSH_CHARACTERS = 8_000_000  # new pieces are stored in batches of about this many characters
 _SCHEMA = "CREATE TABLE IF NOT EXISTS fragment (digest BLOB PRIMARY KEY, text TEXT NOT NULL)"
@@ -30,9 +33,10 @@ def digest(*parts: object) -> bytes:
 class Fragments:
     """The stored pieces of one output file; use in one process, from `open` to `close`."""
 
-    def __init__(self, folder: Path | None, name: str, *, salt: str) -> None:
+    def __init__(self, folder: Path | None, name: str, *, salt: str = "") -> None:
+        """`salt`: whatever every piece of this file depends on besides its own inputs and kg's code."""
         self.path = Path(folder) / f"fragments-{name}.sqlite" if folder is not None else None
-        self.salt = salt  # kg's code fingerprint and whatever else every piece depends on
+        self.salt = f"{code_fingerprint()}\0{salt}" if folder is not None else ""
         self.db: sqlite3.Connection | None = None
         self.used: list[bytes] = []
         self.fresh: list[tuple[bytes, str]] = []
@@ -54,7 +58,7 @@ class Fragments:
                 return self
             except sqlite3.DatabaseError:  # not a database, or a damaged one: start it again
                 self._drop()
-                self._discard()
+                remove_database(self.path)
             except OSError:
                 self._drop()
                 return self
@@ -62,6 +66,18 @@ class Fragments:
 
     def key(self, *parts: object) -> bytes:
         return digest(self.salt, *parts)
+
+    def piece(self, parts: Callable[[], tuple], make: Callable[[], str]) -> str:
+        """The text of the piece made of `parts()`: stored, or `make()` and stored. Without a store
+        (no cache folder, or it failed), just `make()`: no digest is computed."""
+        if self.db is None:
+            return make()
+        key = self.key(*parts())
+        text = self.get(key)
+        if text is None:
+            text = make()
+            self.put(key, text)
+        return text
 
     def get(self, key: bytes) -> str | None:
         """The stored text of the piece `key`, or None (then `put` it once made)."""
@@ -108,13 +124,6 @@ class Fragments:
             pass  # the next build makes those pieces again
         finally:
             self._drop()
-
-    def _discard(self) -> None:
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            try:
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            except OSError:
-                pass
 
     def _drop(self) -> None:
         if self.db is not None:

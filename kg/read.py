@@ -156,17 +156,16 @@ def read_note(root: Path, path: Path, cache: NoteCache | None = None) -> tuple[N
         raw = path.read_bytes()
     except OSError as exc:
         return None, [Problem(rel, f"cannot be read ({exc.strerror or exc})", "skipped", "error")]
-    digest = cache.digest(raw) if cache is not None else b""
-    if cache is not None:
+    if cache is None:
+        note, parsed_problems = _parse(rel, raw)
+    else:
+        digest = cache.digest(raw)
         kept = cache.get(rel, digest)
-        if kept is not None:
-            note, parsed_problems = kept
-            return note, problems + parsed_problems
-    note, parsed_problems = _parse(rel, raw)
+        note, parsed_problems = kept if kept is not None else _parse(rel, raw)
+        if kept is None and note is not None:
+            cache.put(rel, digest, (note, parsed_problems))
     if note is None:
         return None, parsed_problems
-    if cache is not None:
-        cache.put(rel, digest, (note, parsed_problems))
     return note, problems + parsed_problems
 
 

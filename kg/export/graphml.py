@@ -20,7 +20,6 @@ import networkx as nx
 import orjson
 from lxml import etree
 
-from kg.cache import code_fingerprint
 from kg.fragments import Fragments
 from kg.graph import edge_groups
 
@@ -94,7 +93,7 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, fragments: Path | None = N
     """
     node_keys = _keys((data for _, data in graph.nodes(data=True)), "n")
     edge_keys = _edge_keys(graph)
-    store = Fragments(fragments, "graphml", salt=f"{code_fingerprint()}\0{edge_keys!r}" if fragments is not None else "").open()
+    store = Fragments(fragments, "graphml", salt=repr(edge_keys)).open()
     sink = _TextSink(handle)
     with etree.xmlfile(sink, encoding="utf-8") as xf:
         xf.write_declaration()
@@ -109,15 +108,7 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, fragments: Path | None = N
                     xf.write(_element("node", {"id": _clean(node)}, graph.nodes[node], node_keys), "\n")
                 xf.flush()  # the edge pieces go to `handle` directly, after everything lxml holds
                 for u, edges in edge_groups(graph):
-                    if store.db is None:
-                        handle.write(_edges_text(u, edges, edge_keys))
-                        continue
-                    piece = store.key(u, edges)
-                    text = store.get(piece)
-                    if text is None:
-                        text = _edges_text(u, edges, edge_keys)
-                        store.put(piece, text)
-                    handle.write(text)
+                    handle.write(store.piece(lambda u=u, edges=edges: (u, edges), lambda u=u, edges=edges: _edges_text(u, edges, edge_keys)))
             xf.write("\n")
     sink.close()
     handle.write("\n")

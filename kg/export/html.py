@@ -136,20 +136,13 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
 
 def _layout(simple: nx.Graph, fragments: Path | None) -> dict[str, tuple[float, float]]:
     """force_layout(simple), from the cache folder `fragments` when it was computed for this very input."""
-    if fragments is None:
-        return force_layout(simple)
-    from kg.cache import code_fingerprint
-
-    store = Fragments(fragments, "layout", salt=code_fingerprint()).open()
-    key = store.key(sorted(simple.nodes), sorted((min(u, v), max(u, v), w) for u, v, w in simple.edges(data="weight")))
-    kept = store.get(key)
-    if kept is not None:
-        positions = {node: (x, y) for node, (x, y) in orjson.loads(kept).items()}
-    else:
-        positions = force_layout(simple)
-        store.put(key, orjson.dumps(positions).decode("utf-8"))
+    store = Fragments(fragments, "layout").open()
+    kept = store.piece(
+        lambda: (sorted(simple.nodes), sorted((min(u, v), max(u, v), w) for u, v, w in simple.edges(data="weight"))),
+        lambda: orjson.dumps(force_layout(simple)).decode("utf-8"),
+    )
     store.close()
-    return positions
+    return {node: (x, y) for node, (x, y) in orjson.loads(kept).items()}
 
 
 def _environment() -> Environment:

@@ -29,7 +29,6 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import RDF, SKOS, XSD
 
-from kg.cache import code_fingerprint
 from kg.fragments import Fragments
 from kg.model import ARTICLE, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 from kg.normalize import has_cjk
@@ -387,7 +386,7 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, 
     nearly all of the file. The bytes are the same either way.
     """
     iri = node_iris(graph, base)
-    store = Fragments(fragments, "ttl", salt=f"{code_fingerprint()}\0{base}" if fragments is not None else "").open()
+    store = Fragments(fragments, "ttl", salt=base).open()
     handle.write(header() + "\n")
     batch: list[Triple] = []
     for what, key, recipes in _pieces(graph, iri, base):
@@ -400,15 +399,10 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, 
         if batch:
             handle.write(_turtle(batch))
             batch = []
-        if store.db is None:  # no cache (or it failed): no digests to make
-            handle.write(_run_text(graph, iri, recipes))
-            continue
-        piece = store.key(key, [(iri[r[1]].value, iri[r[2]].value, r[3], r[4]) for r in recipes])
-        text = store.get(piece)
-        if text is None:
-            text = _run_text(graph, iri, recipes)
-            store.put(piece, text)
-        handle.write(text)
+        handle.write(store.piece(
+            lambda key=key, recipes=recipes: (key, [(iri[r[1]].value, iri[r[2]].value, r[3], r[4]) for r in recipes]),
+            lambda recipes=recipes: _run_text(graph, iri, recipes),
+        ))
     if batch:
         handle.write(_turtle(batch))
     store.close()
