@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
 
 import networkx as nx
@@ -117,26 +117,26 @@ def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionar
 
     # Mentions with evidence, then co-mentions weighted by the number of articles.
     per_article: dict[str, list[str]] = {}
-    mention_edges: list[tuple[str, str, str, dict]] = []
-    for (path, eid), mentions in sorted(resolution.mentions.items()):
-        if by_path[path].kind != ARTICLE:
-            continue
-        evidence = []
-        seen = set()
-        for mention in mentions:
-            if not mention.sentence or mention.sentence in seen:
+
+    def mention_edges() -> Iterator[tuple[str, str, str, dict]]:
+        for (path, eid), mentions in sorted(resolution.mentions.items()):
+            if by_path[path].kind != ARTICLE:
                 continue
-            seen.add(mention.sentence)
-            evidence.append({"sentence": mention.sentence, "start": mention.start, "end": mention.end})
-            if len(evidence) == EVIDENCE_PER_PAIR:
-                break
-        mention_edges.append((article_id(path), eid, "mentions", {"count": len(mentions), "evidence": evidence}))
-        per_article.setdefault(path, []).append(eid)
-    graph.add_edges_from(mention_edges)  # one call: networkx's add_edge costs most per edge
-    co: Counter[tuple[str, str]] = Counter()
-    for eids in per_article.values():
-        co.update(itertools.combinations(sorted(set(eids)), 2))
-    graph.add_edges_from((a, b, "co_mention", {"weight": weight}) for (a, b), weight in sorted(co.items()) if weight >= MIN_CO_MENTIONS)
+            evidence = []
+            seen = set()
+            for mention in mentions:
+                if not mention.sentence or mention.sentence in seen:
+                    continue
+                seen.add(mention.sentence)
+                evidence.append({"sentence": mention.sentence, "start": mention.start, "end": mention.end})
+                if len(evidence) == EVIDENCE_PER_PAIR:
+                    break
+            yield note_node[path], eid, "mentions", {"count": len(mentions), "evidence": evidence}
+            per_article.setdefault(path, []).append(eid)
+
+    add_edges(graph, mention_edges())
+    del resolution
+    add_edges(graph, ((a, b, "co_mention", {"weight": weight}) for a, b, weight in co_mentions(per_article.values())))
 
     # How many articles reach each node (sizes in the view, filters, ranking).
     kinds = dict(graph.nodes(data="kind"))
@@ -151,6 +151,49 @@ def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionar
         if data["kind"] != ARTICLE:
             data["articles"] = len(reached.get(node, ()))
     return graph
+
+
+def co_mentions(groups: Iterable[list[str]]) -> Iterator[tuple[str, str, int]]:
+    """(a, b, weight) for every pair a < b of entities together in at least MIN_CO_MENTIONS of the
+    `groups` (the entities of each article), in sorted order.
+
+    Pairs are counted as one int each (index of a times the number of entities, plus index of b):
+    at 50,000 notes there are millions of pairs, and a tuple key costs several times an int's."""
+    groups = [sorted(set(group)) for group in groups]
+    names = sorted({name for group in groups for name in group})
+    index = {name: i for i, name in enumerate(names)}
+    size = len(names)
+    counts: Counter[int] = Counter()
+    for group in groups:
+        codes = [index[name] for name in group]
+        counts.update(a * size + b for a, b in itertools.combinations(codes, 2))
+    kept = sorted(code for code, weight in counts.items() if weight >= MIN_CO_MENTIONS)
+    for code in kept:
+        a, b = divmod(code, size)
+        yield names[a], names[b], counts[code]
+
+
+def add_edges(graph: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str, dict]]) -> None:
+    """`graph.add_edges_from(edges)` for (u, v, key, data) edges, each new to the graph, without
+    networkx's per-edge cost (its views and checks: about 7 of the 9 µs an edge takes, and a
+    50,000-note vault has millions of edges).
+
+    Fills the dicts networkx 3's MultiDiGraph.add_edge fills (a missing end becomes a node
+    without attributes; `_succ[u][v]` and `_pred[v][u]` are one dict of keys to data dicts), and
+    then clears the graph's cache as add_edge does; a test checks the result equals add_edges_from's.
+    """
+    succ, pred, node = graph._succ, graph._pred, graph._node
+    for u, v, key, data in edges:
+        for end in (u, v):
+            if end not in succ:
+                succ[end], pred[end], node[end] = {}, {}, {}
+        keyed = succ[u].get(v)
+        if keyed is None:
+            keyed = succ[u][v] = pred[v][u] = {}
+        elif key in keyed:
+            raise ValueError(f"edge {u!r} -> {v!r} {key!r} is already in the graph")
+        keyed[key] = data
+    nx._clear_cache(graph)
 
 
 def sorted_edges(graph: nx.MultiDiGraph) -> Iterator[tuple[str, str, str, dict]]:

@@ -76,13 +76,13 @@ def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: D
             result.mentions.setdefault((path, entity_id(entity.kind, entity.key)), []).append(mention)
 
     # Makers and families named by the dictionary become entities too, so their edges have ends.
+    # The greatest unsettled id first, every time; the list is made again only when entities were added.
     pending = sorted(result.entities)
     settled: set[str] = set()
     while pending:
         eid = pending.pop()
-        if eid in settled:
-            continue
         settled.add(eid)
+        before = len(result.entities)
         entity = result.entities[eid]
         makers = set()
         for maker in sorted(entity.makers):
@@ -98,7 +98,8 @@ def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: D
                 entity.family = entity_for_entry(entry).key
             else:
                 result.entities.setdefault(entity_id(PRODUCT, entity.family), Entity(key=entity.family, kind=PRODUCT, name=entity.family))
-        pending.extend(sorted(set(result.entities) - settled))
+        if len(result.entities) != before:
+            pending = sorted(set(result.entities) - settled)
 
     # Relations found in text (e.g. `OpenAI 的 Sora`) add makers and families.
     for path in sorted(extractions):
