@@ -130,3 +130,21 @@ def test_seed_page_is_byte_identical_across_builds(tmp_path: Path, seed_out: Pat
     out = tmp_path / "again"
     run_kg("build", str(Path(__file__).resolve().parent.parent / "seeds"), "-o", str(out), "-q", check=True)
     assert (out / name).read_bytes() == (seed_out / name).read_bytes()
+
+
+@pytest.mark.parametrize("size", [0, 1, 1999, 2000, 2001, 4500])
+def test_page_json_in_pieces_is_exactly_tojson(size: int) -> None:
+    """The page writes its big JSON a few thousand items at a time; joined, the pieces are exactly
+    what Jinja's tojson (with the page's escaping policy) makes of the whole value."""
+    from kg.export.html import JSON_ITEMS_PER_CHUNK, _environment, _json_chunks
+
+    assert JSON_ITEMS_PER_CHUNK == 2000
+    hostile = [HOSTILE, "</script>", "'&<>\"\\", "\u2028\x00\t", "中文 ＜", "😀"]
+    items = [[i, hostile[i % len(hostile)], {"b": hostile[(i + 1) % len(hostile)], "a": [i, None, True, 1.5]}] for i in range(size)]
+    value = {"z": items, "a": hostile, "m": {"k": items[:3]}, "n": 7}
+    env = _environment()
+    whole = env.from_string("{{ value|tojson }}").render(value=value)
+    streamed = {**value, "z": iter(items)}  # the edges come as a generator
+    assert "".join(_json_chunks(env, streamed)) == whole
+    assert "".join(_json_chunks(env, items)) == env.from_string("{{ value|tojson }}").render(value=items)
+    assert "</script>" not in whole and "<img" not in whole

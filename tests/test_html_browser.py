@@ -138,6 +138,26 @@ def test_seed_page_renders_offline_with_every_node(seed_out: Path) -> None:
     assert requests == [] and errors == []
 
 
+def test_seed_page_edges_are_the_graphs_drawn_edges_with_their_look(seed_out: Path) -> None:
+    """pyvis's `edges` DataSet is made in the page from kg-data: one item per edge of graph.json that
+    is drawn (co-mentions are an overlay), coloured, dashed and arrowed as EDGE_STYLE says."""
+    import json
+
+    from kg.export.html import DASHED_EDGES_UP_TO, EDGE_STYLE
+
+    graph = json.loads((seed_out / "graph.json").read_text(encoding="utf-8"))
+    drawn = sorted((e["source"], e["target"], e["key"]) for e in graph["edges"] if e["key"] != "co_mention")
+    assert len(drawn) <= DASHED_EDGES_UP_TO
+    with open_page(seed_out / "graph.html") as (page, errors, requests):
+        items = page.evaluate("() => edges.get()")
+    assert sorted((e["from"], e["to"], e["relation"]) for e in items) == drawn
+    assert sorted(e["id"] for e in items) == list(range(len(drawn)))
+    for item in items:
+        colour, dashes, arrow = EDGE_STYLE[item["relation"]]
+        assert (item["color"], item["dashes"], item.get("arrows")) == (colour, dashes, "to" if arrow else None)
+    assert requests == [] and errors == []
+
+
 def test_seed_search_finds_jimeng(seed_out: Path) -> None:
     with open_page(seed_out / "graph.html") as (page, errors, requests):
         page.fill("#search", "即梦")

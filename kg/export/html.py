@@ -12,8 +12,10 @@ textContent, and vis-network shows string tooltips as text.
 
 from __future__ import annotations
 
+import heapq
 import io
 import math
+from collections.abc import Iterator
 import random
 from pathlib import Path
 from typing import TextIO
@@ -23,6 +25,8 @@ import networkx as nx
 import orjson
 import pyvis
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 from pyvis.network import Network
 
 from kg.fragments import Fragments
@@ -103,35 +107,70 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
     net = Network(height="100%", width="100%", directed=True, cdn_resources="in_line", heading="")
     for node in order:
         net.nodes.append(_vis_node(node, view.nodes[node], positions[node]))
-    details, edges, co_mentions = _page_data(view, order, index, community)
-    dashed = len(edges) <= DASHED_EDGES_UP_TO
-    for i, (u, v, relation) in enumerate((e[0], e[1], e[2]) for e in edges):
-        colour, dashes, arrow = EDGE_STYLE[relation]
-        edge = {"id": i, "from": order[u], "to": order[v], "relation": relation, "color": colour, "dashes": dashes if dashed else False}
-        if arrow:
-            edge["arrows"] = "to"
-        net.edges.append(edge)
-    net.options = _options(len(order), len(edges))
+    details = _details(view, order, community)
+    drawn, co_mentions = _count_and_co_mentions(view, index)
+    dashed = drawn <= DASHED_EDGES_UP_TO
+    net.options = _options(len(order), drawn)
     sizes: dict[int, int] = {}
     for c in community.values():
         sizes[c] = sizes.get(c, 0) + 1
     palette = [COMMUNITY_COLOURS[c % len(COMMUNITY_COLOURS)] if sizes[c] >= 3 else SMALL_COMMUNITY for c in sorted(sizes)]
+    kg_data = {
+        "co_mentions": co_mentions,
+        "community_colours": palette,
+        "edges": _drawn_edges(view, index),
+        "nodes": details,
+    }
 
     env = _environment()
     env.globals.update(
-        kg_data={"nodes": details, "edges": edges, "co_mentions": co_mentions, "community_colours": palette},
+        # The page's biggest parts go out as JSON a few thousand items at a time: whole, at
+        # 50,000 notes, each would be one string of hundreds of MB (twice, while escaped).
+        kg_data=_json_chunks(env, kg_data),
+        edge_looks={rel: [colour, dashes if dashed else False, arrow] for rel, (colour, dashes, arrow) in EDGE_STYLE.items()},
         vis_options=net.options,
         kinds=[(kind, KIND_NAMES[kind], *KIND_STYLE[kind]) for kind in NODE_KINDS],
         relations=[(rel, colour, bool(dashes) and dashed) for rel, (colour, dashes, _arrow) in EDGE_STYLE.items()],
         totals={"nodes": len(graph), "edges": sum(1 for *_e, k in graph.edges(keys=True) if k != "co_mention")},
-        shown={"nodes": len(order), "edges": len(edges)},
+        shown={"nodes": len(order), "edges": drawn},
         left_out=left_out,
         max_nodes=max_nodes,
     )
-    # What pyvis's generate_html renders, but streamed: our template reads only its nodes and edges.
-    vis_nodes, vis_edges, *_rest = net.get_network_data()
-    for chunk in env.get_template("graph.html").generate(nodes=vis_nodes, edges=vis_edges):
+    # What pyvis's generate_html renders, but streamed: our template reads only its nodes (the
+    # edges are drawn from kg-data's by the page's script, into pyvis's `edges` DataSet).
+    vis_nodes, *_rest = net.get_network_data()
+    for chunk in env.get_template("graph.html").generate(nodes=_json_chunks(env, vis_nodes)):
         handle.write(chunk)
+
+
+JSON_ITEMS_PER_CHUNK = 2000
+
+
+def _json_chunks(env: Environment, value: dict | list) -> Iterator[Markup]:
+    """`value|tojson` in pieces: the top-level dict's or list's items (and a dict's list values'
+    items) are encoded a few thousand at a time; the pieces joined are exactly tojson's text."""
+    if isinstance(value, dict):
+        yield Markup("{")
+        for i, key in enumerate(sorted(value)):
+            yield Markup(("," if i else "") + htmlsafe_json_dumps(key, **env.policies["json.dumps_kwargs"]) + ":")
+            yield from _json_chunks(env, value[key]) if isinstance(value[key], (dict, list, Iterator)) else [_tojson(env, value[key])]
+        yield Markup("}")
+        return
+    yield Markup("[")
+    batch: list = []
+    first = True
+    for item in value:
+        batch.append(item)
+        if len(batch) == JSON_ITEMS_PER_CHUNK:
+            yield Markup(("" if first else ",") + _tojson(env, batch)[1:-1])
+            batch, first = [], False
+    if batch:
+        yield Markup(("" if first else ",") + _tojson(env, batch)[1:-1])
+    yield Markup("]")
+
+
+def _tojson(env: Environment, value: object) -> str:
+    return htmlsafe_json_dumps(value, **env.policies["json.dumps_kwargs"])
 
 
 def _layout(simple: nx.Graph, fragments: Path | None) -> dict[str, tuple[float, float]]:
@@ -215,8 +254,8 @@ def _vis_node(node: str, data: dict, position: tuple[float, float]) -> dict:
     }
 
 
-def _page_data(view: nx.MultiDiGraph, order: list[str], index: dict[str, int], community: dict[str, int]) -> tuple[list, list, list]:
-    """What the page script needs beyond vis: node details, drawn edges, strongest co-mentions."""
+def _details(view: nx.MultiDiGraph, order: list[str], community: dict[str, int]) -> list[dict]:
+    """What the page's panel, search and filters show of each node, in `order`."""
     details = []
     for node in order:
         data = view.nodes[node]
@@ -230,21 +269,36 @@ def _page_data(view: nx.MultiDiGraph, order: list[str], index: dict[str, int], c
         if data["kind"] != ARTICLE:
             entry["articles"] = int(data.get("articles", 0))
         details.append(entry)
-    edges: list = []
-    co_mentions: list = []
+    return details
+
+
+def _drawn_edges(view: nx.MultiDiGraph, index: dict[str, int]) -> Iterator[list]:
+    """Each drawn edge as [from index, to index, relation] (mentions add count and evidence), made
+    as the page is written."""
     for u, v, relation, data in sorted_edges(view):
-        if relation == "co_mention":
-            co_mentions.append([index[u], index[v], int(data.get("weight", 1))])
-            continue
-        if relation not in EDGE_STYLE:
+        if relation == "co_mention" or relation not in EDGE_STYLE:
             continue
         edge = [index[u], index[v], relation]
         if relation == "mentions":
             evidence = [str(e.get("sentence", "")) for e in data.get("evidence", [])]
             edge += [int(data.get("count", len(evidence))), evidence]
-        edges.append(edge)
-    co_mentions.sort(key=lambda e: (-e[2], e[0], e[1]))
-    return details, edges, sorted(c for c in co_mentions[:MAX_CO_MENTIONS] if c[2] >= 2)
+        yield edge
+
+
+def _count_and_co_mentions(view: nx.MultiDiGraph, index: dict[str, int]) -> tuple[int, list[list[int]]]:
+    """How many edges are drawn, and the strongest MAX_CO_MENTIONS co-mentions (of at least two
+    articles) as [a, b, weight], for the overlay."""
+    drawn = 0
+    pairs = []
+    for u, v, relation, data in sorted_edges(view):
+        if relation == "co_mention":
+            weight = int(data.get("weight", 1))
+            if weight >= 2:
+                pairs.append((-weight, index[u], index[v]))
+        elif relation in EDGE_STYLE:
+            drawn += 1
+    strongest = heapq.nsmallest(MAX_CO_MENTIONS, pairs)
+    return drawn, sorted([a, b, -weight] for weight, a, b in strongest)
 
 
 def _options(n_nodes: int, n_edges: int) -> dict:

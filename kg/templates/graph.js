@@ -3,7 +3,7 @@
 // never parsed as markup.
 (function () {
   "use strict";
-  var D = JSON.parse(document.getElementById("kg-data").textContent);
+  var D = kgData; // parsed once, by the page's first script
   var N = D.nodes;
   var E = D.edges; // [from index, to index, relation, (count, evidence)]
   var ARTICLE_RELATIONS = { mentions: 1, about: 1, author: 1, source: 1 };
