@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import kg.graph
 from kg.graph import MIN_CO_MENTIONS, add_edges, co_mentions
 
 names = st.sampled_from([f"product:{c}" for c in "ABCDEFGH"] + ["person:李白", "organization:字节跳动", "article:a/b.md"])
@@ -48,11 +49,19 @@ def test_add_edges_refuses_an_edge_already_there():
         add_edges(graph, [("product:A", "person:李白", "about", {})])
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(names, max_size=6), max_size=12))
-def test_co_mentions_count_articles_per_pair(groups):
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(names, max_size=6), max_size=12), st.sampled_from([1, 3, 10, kg.graph.CO_MENTION_BLOCK]))
+def test_co_mentions_count_articles_per_pair(groups, block):
+    """Whatever the block size the pairs are counted in (small ones fold many blocks together)."""
     counted: Counter[tuple[str, str]] = Counter()
     for group in groups:
         counted.update(itertools.combinations(sorted(set(group)), 2))
     expected = [(a, b, n) for (a, b), n in sorted(counted.items()) if n >= MIN_CO_MENTIONS]
-    assert list(co_mentions(groups)) == expected
+    default = kg.graph.CO_MENTION_BLOCK
+    kg.graph.CO_MENTION_BLOCK = block
+    try:
+        found = list(co_mentions(groups))
+    finally:
+        kg.graph.CO_MENTION_BLOCK = default
+    assert found == expected
+    assert all(type(x) is str and type(y) is str and type(n) is int for x, y, n in found)
