@@ -29,6 +29,7 @@ import kg
 from kg.dictionary import Dictionary
 from kg.discover import Lexicon
 from kg.model import Extraction, Note
+from kg.processes import collector_paused
 
 CACHE_FOLDER = ".kg-cache"
 CACHE_FILE = "extractions.sqlite"
@@ -84,6 +85,7 @@ class ExtractionCache:
         """path -> key of every note."""
         return {note.path: self.key(note) for note in notes}
 
+    @collector_paused()  # unpickles every mention of the vault
     def load(self, notes: Iterable[Note], *, keys: Mapping[str, str] | None = None) -> tuple[dict[str, Extraction], dict[str, str]]:
         """(hits by path, keys of every note by path); `keys` when the caller has them already.
         Any trouble reading means fewer hits, never an error."""

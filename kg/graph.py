@@ -18,6 +18,7 @@ import numpy as np
 from kg.dictionary import Dictionary
 from kg.links import parse_links
 from kg.model import ARTICLE, EVIDENCE_PER_PAIR, ORGANIZATION, PERSON, SOURCE, TOPIC, Extraction, Note
+from kg.processes import collector_paused
 from kg.read import LinkIndex
 from kg.resolve import entity_id, resolve
 
@@ -49,6 +50,7 @@ def topic_id(key: str) -> str:
     return f"{TOPIC}:{key}"
 
 
+@collector_paused()  # it makes millions of lasting objects and no garbage: see collector_paused
 def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionary: Dictionary) -> nx.MultiDiGraph:
     """The knowledge graph of a vault. Deterministic: nodes and edges are added in sorted order."""
     notes = sorted(notes, key=lambda n: n.path)

@@ -65,3 +65,29 @@ def test_co_mentions_count_articles_per_pair(groups, block):
         kg.graph.CO_MENTION_BLOCK = default
     assert found == expected
     assert all(type(x) is str and type(y) is str and type(n) is int for x, y, n in found)
+
+
+def test_collector_paused_restores_the_collector_as_it_was():
+    import gc
+
+    from kg.processes import collector_paused
+
+    seen = []
+
+    @collector_paused()
+    def stage(fail: bool) -> None:
+        seen.append(gc.isenabled())
+        if fail:
+            raise RuntimeError("stage failed")
+
+    assert gc.isenabled()
+    stage(False)
+    with pytest.raises(RuntimeError):
+        stage(True)
+    assert gc.isenabled() and seen == [False, False]
+    gc.disable()
+    try:
+        stage(False)
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
