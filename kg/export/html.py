@@ -99,8 +99,7 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
     shown, left_out = _select(graph, max_nodes)
     view = graph.subgraph(shown).copy() if left_out else graph
     simple = projection(view)
-    positions = _layout(simple, fragments)
-    community = _communities(simple)
+    positions, community = _layout(simple, fragments)
     order = sorted(view.nodes)
     index = {node: i for i, node in enumerate(order)}
 
@@ -173,15 +172,17 @@ def _tojson(env: Environment, value: object) -> str:
     return htmlsafe_json_dumps(value, **env.policies["json.dumps_kwargs"])
 
 
-def _layout(simple: nx.Graph, fragments: Path | None) -> dict[str, tuple[float, float]]:
-    """force_layout(simple), from the cache folder `fragments` when it was computed for this very input."""
+def _layout(simple: nx.Graph, fragments: Path | None) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
+    """force_layout(simple) and _communities(simple), from the cache folder `fragments` when they
+    were computed for this very input."""
     store = Fragments(fragments, "layout").open()
     kept = store.piece(
         lambda: (sorted(simple.nodes), sorted((min(u, v), max(u, v), w) for u, v, w in simple.edges(data="weight"))),
-        lambda: orjson.dumps(force_layout(simple)).decode("utf-8"),
+        lambda: orjson.dumps({"positions": force_layout(simple), "communities": _communities(simple)}).decode("utf-8"),
     )
     store.close()
-    return {node: (x, y) for node, (x, y) in orjson.loads(kept).items()}
+    kept = orjson.loads(kept)
+    return {node: (x, y) for node, (x, y) in kept["positions"].items()}, kept["communities"]
 
 
 def _environment() -> Environment:
