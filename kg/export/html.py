@@ -92,9 +92,10 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
     """`render`, written to `handle` as the template produces it (the page is never held whole:
     100 MB at 10,000 notes).
 
-    With `fragments` (a cache folder), the layout is kept there by a digest of kg's code and of
-    what it is computed from (the nodes and weighted links drawn), and reused while those stay
-    the same, as after an edit that changes no link or mention: half the page's time.
+    With `fragments` (a cache folder), the layout and the communities are kept there by a digest
+    of kg's code and of what they are computed from (the nodes and weighted links drawn), and
+    reused while those stay the same, as after an edit that changes no link or mention: half the
+    page's time.
     """
     shown, left_out = _select(graph, max_nodes)
     view = graph.subgraph(shown).copy() if left_out else graph
@@ -151,8 +152,11 @@ def _json_chunks(env: Environment, value: dict | list) -> Iterator[Markup]:
     if isinstance(value, dict):
         yield Markup("{")
         for i, key in enumerate(sorted(value)):
-            yield Markup(("," if i else "") + htmlsafe_json_dumps(key, **env.policies["json.dumps_kwargs"]) + ":")
-            yield from _json_chunks(env, value[key]) if isinstance(value[key], (dict, list, Iterator)) else [_tojson(env, value[key])]
+            yield Markup(("," if i else "") + _tojson(env, key) + ":")
+            if isinstance(value[key], (dict, list, Iterator)):
+                yield from _json_chunks(env, value[key])
+            else:
+                yield _tojson(env, value[key])
         yield Markup("}")
         return
     yield Markup("[")
@@ -168,7 +172,7 @@ def _json_chunks(env: Environment, value: dict | list) -> Iterator[Markup]:
     yield Markup("]")
 
 
-def _tojson(env: Environment, value: object) -> str:
+def _tojson(env: Environment, value: object) -> Markup:
     return htmlsafe_json_dumps(value, **env.policies["json.dumps_kwargs"])
 
 
