@@ -7,8 +7,6 @@ Every attribute is a str, int, float, bool or a list of those; exporters flatten
 
 from __future__ import annotations
 
-import itertools
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
 
