@@ -52,7 +52,7 @@ def formats() -> dict[str, Format]:
     }
 
 
-# Longest first: write_all deals them out in this order.
+# Longest first, so that with two workers the short ones fill in behind the long ones.
 _WRITE_ORDER = ("ttl", "html", "graphml", "json")
 
 # Below this many edges a worker process costs more than it saves.
@@ -75,33 +75,23 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
     `fragments` is a cache folder where formats that can keep pieces of their file between builds
     (see kg.fragments) do so; it never changes the bytes written.
 
-    With `jobs` > 1 on a big graph, `jobs` processes write the formats side by side: this one and
-    forked ones, as many as free memory allows (`affordable_workers`); else this process writes
-    them one after the other. This process takes a share rather than waiting: each forked writer
-    comes to copy most of the graph, so one fewer of them is a third less memory with two jobs.
+    With `jobs` > 1 on a big graph, the formats are written by that many forked processes at once,
+    as many as free memory allows (`affordable_workers`); else one after the other in this process.
     """
     registered = formats()
     names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
     if fragments is not None:
         options = {**options, "fragments": fragments}
-    lanes = min(jobs, len(names))
-    forked = 0
-    if lanes >= 2 and graph.number_of_edges() >= MIN_EDGES_FOR_WORKERS and can_fork():
-        forked = affordable_workers(lanes - 1)
-    if forked == 0:
+    if jobs >= 2 and graph.number_of_edges() >= MIN_EDGES_FOR_WORKERS:
+        jobs = affordable_workers(jobs)
+    if jobs < 2 or graph.number_of_edges() < MIN_EDGES_FOR_WORKERS or not can_fork():
         for name in names:
             _write(registered[name], graph, folder, options)
         return [registered[name].filename for name in registered]
-    # Longest first, dealt out in turn: this process takes the first and every (forked + 1)-th after it.
-    own = names[:: forked + 1]
-    theirs = [name for name in names if name not in own]
     _SHARED[:] = [graph, folder, options]
     try:
-        with frozen_heap(), worker_pool(forked, multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),), died=_writer_died) as pool:
-            futures = [pool.submit(_write_shared, name) for name in theirs]  # the workers are forked here
-            for name in own:
-                _write(registered[name], graph, folder, options)
-            for future in futures:
+        with frozen_heap(), worker_pool(min(jobs, len(names)), multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),), died=_writer_died) as pool:
+            for future in [pool.submit(_write_shared, name) for name in names]:
                 future.result()
     finally:
         _SHARED.clear()
