@@ -206,7 +206,8 @@ class NoteCache:
     def __init__(self, folder: Path, *, code: str | None = None) -> None:
         self.path = Path(folder) / NOTES_FILE
         self.salt = hashlib.blake2b((code or code_fingerprint()).encode(), digest_size=32).digest()  # keys every digest
-        self.rows: dict[str, tuple[bytes, bytes]] | None = None
+        self.rows: dict[str, tuple[bytes, bytes]] | None = None  # stored, not yet asked for
+        self.stored: set[str] = set()  # every path with a stored row
         self.fresh: dict[str, tuple[bytes, object]] = {}
         self.notices: list[str] = []
         self.hits = 0
@@ -219,7 +220,8 @@ class NoteCache:
         """What `put` stored for `rel` with this `digest`, or None."""
         if self.rows is None:
             self.rows = self._read_rows()
-        row = self.rows.get(rel)
+            self.stored = set(self.rows)
+        row = self.rows.pop(rel, None)  # each file is asked for once: let its pickle go (a vault's text in all)
         if row is None or row[0] != digest:
             return None
         try:
@@ -235,8 +237,7 @@ class NoteCache:
     def save(self, keep: Iterable[str]) -> None:
         """Store the fresh rows and drop the rows of paths not in `keep`, in one transaction."""
         keep = set(keep)
-        stored = self.rows if self.rows is not None else {}
-        gone = [(path,) for path in stored if path not in keep]
+        gone = [(path,) for path in sorted(self.stored - keep)]
         if not self.fresh and not gone:
             return
         try:

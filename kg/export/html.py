@@ -131,7 +131,7 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
         vis_options=net.options,
         kinds=[(kind, KIND_NAMES[kind], *KIND_STYLE[kind]) for kind in NODE_KINDS],
         relations=[(rel, colour, bool(dashes) and dashed) for rel, (colour, dashes, _arrow) in EDGE_STYLE.items()],
-        totals={"nodes": len(graph), "edges": sum(1 for *_e, k in graph.edges(keys=True) if k != "co_mention")},
+        totals={"nodes": len(graph)},
         shown={"nodes": len(order), "edges": drawn},
         left_out=left_out,
         max_nodes=max_nodes,
