@@ -24,7 +24,7 @@ from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache, NoteCache, code_
 from kg.dictionary import load_dictionary
 from kg.errors import ExportError, VaultError
 from kg.export import formats, write_all, write_file
-from kg.graph import build_graph
+from kg.graph import build_graph, edge_count
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Note, Problem
 from kg.parallel import default_jobs, extract_all
 from kg.read import read_vault
@@ -50,7 +50,7 @@ class BuildResult:
     def summary(self) -> dict[str, int | float]:
         if self.graph is not None:
             kinds = [data["kind"] for _, data in self.graph.nodes(data=True)]
-            counts = {"entities": sum(1 for k in kinds if k in ENTITY_KINDS), "edges": self.graph.number_of_edges()}
+            counts = {"entities": sum(1 for k in kinds if k in ENTITY_KINDS), "edges": edge_count(self.graph)}
         else:
             counts = self.counts
         return {

@@ -222,6 +222,12 @@ def add_edges(graph: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str, dict]
     nx._clear_cache(graph)
 
 
+def edge_count(graph: nx.MultiDiGraph) -> int:
+    """`graph.number_of_edges()` from networkx's own dicts: that method sums a degree view, a call
+    per node and per neighbour (a tenth of a second at 3,300 notes, asked for several times a build)."""
+    return sum(len(keyed) for targets in graph._succ.values() for keyed in targets.values())
+
+
 def sorted_edges(graph: nx.MultiDiGraph) -> Iterator[tuple[str, str, str, dict]]:
     """Every edge as (source, target, key, data) in that sorted order, made one source at a time
     (no sorted copy of all the edges: at 50,000 notes there are millions)."""

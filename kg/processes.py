@@ -76,21 +76,21 @@ def worker_pool(workers: int, context: BaseContext, initializer: Callable, inita
 
 
 def affordable_workers(wanted: int) -> int:
-    """How many of `wanted` forked workers this machine's free memory can hold.
+    """How many of `wanted` forked workers this machine's free memory can hold (maybe none).
 
     A forked child shares the parent's pages, but CPython's reference counts write to every object
     it reads, so a child that walks the whole graph (an output writer) ends up with a private copy of
     most of them: plan on each holding as much as this process does now. At 50,000 notes that is
     about 4 GiB a writer; a machine without that to spare writes one file at a time instead.
     """
-    if wanted < 2:
-        return wanted
+    if wanted < 1:
+        return 0
     try:
         own = psutil.Process().memory_info().rss
         spare = psutil.virtual_memory().available
     except (psutil.Error, OSError):
         return wanted
-    return max(1, min(wanted, int(spare * 0.8) // max(own, 1)))
+    return max(0, min(wanted, int(spare * 0.8) // max(own, 1)))
 
 
 @contextmanager

@@ -142,6 +142,40 @@ def test_outputs_written_by_workers_equal_one_process(vault, tmp_path):
     assert len(texts["graph.ttl"]) > 10_000
 
 
+def test_each_format_goes_to_whichever_writer_is_free_first():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kg.export import share_out
+
+    names = ["ttl", "html", "graphml", "json", "extra"]
+    started, release = threading.Event(), threading.Event()
+    by_worker: list[str] = []
+    here: list[str] = []
+
+    def slow_worker(name: str) -> None:
+        started.set()
+        assert release.wait(10)
+        by_worker.append(name)
+
+    def write_here(name: str) -> None:
+        assert started.wait(10)
+        here.append(name)
+        if len(here) == 3:
+            release.set()  # the worker finishes its first format only now
+
+    with ThreadPoolExecutor(1) as pool:
+        share_out(names, lambda name: pool.submit(slow_worker, name), 1, write_here)
+    assert by_worker[0] == "ttl" and here[:3] == ["html", "graphml", "json"]
+    assert sorted(by_worker + here) == sorted(names)  # each written once, the fifth by whoever was free
+
+    def broken(name: str) -> None:
+        raise OSError(f"disk full writing {name}")
+
+    with ThreadPoolExecutor(1) as pool, pytest.raises(OSError, match="disk full writing ttl"):
+        share_out(names, lambda name: pool.submit(broken, name), 1, lambda name: time.sleep(0.05))
+
+
 def read_outputs_of(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
@@ -157,7 +191,7 @@ for i in range(3000):
 kg.export.formats = lambda real=kg.export.formats: {**real(), "slow": kg.export.Format("slow", lambda g, **_: __import__("time").sleep(600) or "")}
 folder = __import__("pathlib").Path(sys.argv[1])
 print("rendering", flush=True)
-kg.export.write_all(graph, folder, jobs=2)
+kg.export.write_all(graph, folder, jobs=3)  # this process and two forked writers
 """
 
 
@@ -172,7 +206,7 @@ def test_ctrl_c_while_rendering_ends_the_workers_at_once(tmp_path):
         time.sleep(0.05)
     workers = psutil.Process(proc.pid).children()
     assert len(workers) >= 2, "the formats were not rendered in worker processes"
-    time.sleep(1.0)  # the workers are rendering; one of them sleeps in the "slow" format
+    time.sleep(1.0)  # the writers are rendering; one of them (a worker or the build process) sleeps in "slow"
     started = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
@@ -196,10 +230,12 @@ def test_writers_are_not_forked_without_memory_for_them(vault, tmp_path, monkeyp
     own = psutil.Process().memory_info().rss
     real = psutil.virtual_memory()
     monkeypatch.setattr(kg.processes.psutil, "virtual_memory", lambda: real._replace(available=own))
-    assert kg.processes.affordable_workers(4) == 1
+    assert kg.processes.affordable_workers(4) == 0
+    assert kg.processes.affordable_workers(1) == 0
     monkeypatch.setattr(kg.processes.psutil, "virtual_memory", lambda: real._replace(available=3 * own))
     assert kg.processes.affordable_workers(4) == 2
     assert kg.processes.affordable_workers(1) == 1
+    assert kg.processes.affordable_workers(0) == 0
 
     monkeypatch.setattr(kg.processes.psutil, "virtual_memory", lambda: real._replace(available=own))
     monkeypatch.setattr(kg.export, "MIN_EDGES_FOR_WORKERS", 0)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -22,6 +24,7 @@ from typing import TextIO
 import networkx as nx
 
 from kg.errors import ExportError
+from kg.graph import edge_count
 from kg.processes import affordable_workers, can_fork, frozen_heap, start_forked_worker, worker_pool
 
 
@@ -75,27 +78,49 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
     `fragments` is a cache folder where formats that can keep pieces of their file between builds
     (see kg.fragments) do so; it never changes the bytes written.
 
-    With `jobs` > 1 on a big graph, the formats are written by that many forked processes at once,
-    as many as free memory allows (`affordable_workers`); else one after the other in this process.
+    With `jobs` > 1 on a big graph, `jobs` processes write the formats at once: this one and
+    forked workers (as many as free memory allows, see `affordable_workers`), each taking the next
+    format whenever it is free; else this process writes them one after the other.
     """
     registered = formats()
     names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
     if fragments is not None:
         options = {**options, "fragments": fragments}
-    if jobs >= 2 and graph.number_of_edges() >= MIN_EDGES_FOR_WORKERS:
-        jobs = affordable_workers(jobs)
-    if jobs < 2 or graph.number_of_edges() < MIN_EDGES_FOR_WORKERS or not can_fork():
+    forked = 0
+    if jobs >= 2 and can_fork() and edge_count(graph) >= MIN_EDGES_FOR_WORKERS:
+        forked = affordable_workers(min(jobs, len(names)) - 1)
+    if forked == 0:
         for name in names:
             _write(registered[name], graph, folder, options)
         return [registered[name].filename for name in registered]
     _SHARED[:] = [graph, folder, options]
     try:
-        with frozen_heap(), worker_pool(min(jobs, len(names)), multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),), died=_writer_died) as pool:
-            for future in [pool.submit(_write_shared, name) for name in names]:
-                future.result()
+        with frozen_heap(), worker_pool(forked, multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),), died=_writer_died) as pool:
+            share_out(names, lambda name: pool.submit(_write_shared, name), forked, lambda name: _write(registered[name], graph, folder, options))
     finally:
         _SHARED.clear()
     return [registered[name].filename for name in registered]
+
+
+def share_out(names: list[str], submit: Callable[[str], Future], workers: int, write_here: Callable[[str], None]) -> None:
+    """Write `names` in order, each by the first to be free of this process (`write_here`) and
+    `workers` workers (`submit` hands one a name and returns its future).
+
+    Dynamic, because how long a format takes depends on the graph and on what its cache holds: a
+    fixed share leaves one side waiting for the other. Doing a share here also spares one forked
+    copy of the graph (each forked writer comes to copy most of it)."""
+    queue = deque(names)
+    running: list[Future] = []
+    while queue:
+        for future in [f for f in running if f.done()]:
+            future.result()  # a writer's error, raised here
+            running.remove(future)
+        if len(running) < workers:
+            running.append(submit(queue.popleft()))
+        else:
+            write_here(queue.popleft())
+    for future in running:
+        future.result()
 
 
 def _writer_died(exc: Exception) -> ExportError:

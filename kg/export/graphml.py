@@ -123,7 +123,7 @@ def _edge_keys(graph: nx.MultiDiGraph) -> dict[str, tuple[str, str]]:
             for data in keyed.values():
                 for name, value in data.items():
                     seen.setdefault(name, set()).add(type(value))
-    if graph.number_of_edges():
+    if any(targets for _u, targets in graph.adjacency()):  # an edge somewhere
         seen.setdefault("relation", set()).add(str)
     return {name: (f"e{i}", _type(seen[name])) for i, name in enumerate(sorted(seen))}
 
