@@ -101,7 +101,7 @@ def build_vault(
     store = ExtractionCache(folder, dictionary_digest=dictionary.digest, code=code) if cache else None
     if store is not None and parsed is not None:
         store.stats.notices += parsed.notices
-    keys = store.keys(notes) if store is not None else None
+    keys = store.keys(notes, digests=parsed.digests if parsed is not None else None) if store is not None else None
     manifest = BuildManifest(store.folder) if store is not None else None
     fingerprint = build_fingerprint(keys, problems, options or {}) if keys is not None else None
     if reuse_outputs and manifest is not None:

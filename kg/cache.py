@@ -68,6 +68,10 @@ def note_key(note: Note, dictionary_digest: str, *, code: str | None = None) -> 
     return digest.hexdigest()
 
 
+def _kind_and_path(note: Note) -> bytes:
+    return f"\0{note.kind}\0{note.path}".encode("utf-8", "surrogatepass")
+
+
 class ExtractionCache:
     """Per-note extractions in one SQLite file under `folder`, valid for one dictionary digest."""
 
@@ -81,9 +85,19 @@ class ExtractionCache:
     def key(self, note: Note) -> str:
         return note_key(note, self.dictionary_digest, code=self.code)
 
-    def keys(self, notes: Iterable[Note]) -> dict[str, str]:
-        """path -> key of every note."""
-        return {note.path: self.key(note) for note in notes}
+    def keys(self, notes: Iterable[Note], *, digests: Mapping[str, bytes] | None = None) -> dict[str, str]:
+        """path -> key of every note.
+
+        With `digests` (NoteCache.digests: each file's bytes, keyed with kg's code), a note's key
+        is made from its file's digest and its kind instead of the whole note: the note as parsed
+        is a function of its path, its bytes and kg's code (what NoteCache relies on), and its kind
+        is the one thing the rest of the vault settles. Hashing every body again took 0.17 s at
+        3,300 notes. The two kinds of key never meet: a note's key is either one or the other."""
+        notes = list(notes)
+        if digests is None or any(note.path not in digests for note in notes):
+            return {note.path: self.key(note) for note in notes}
+        prefix = f"file\0{self.code}\0{self.dictionary_digest}\0".encode()
+        return {note.path: hashlib.sha256(prefix + digests[note.path] + _kind_and_path(note)).hexdigest() for note in notes}
 
     @collector_paused()  # unpickles every mention of the vault
     def load(self, notes: Iterable[Note], *, keys: Mapping[str, str] | None = None) -> tuple[dict[str, Extraction], dict[str, str]]:
@@ -209,6 +223,7 @@ class NoteCache:
         self.rows: dict[str, tuple[bytes, bytes]] | None = None  # stored, not yet asked for
         self.stored: set[str] = set()  # every path with a stored row
         self.fresh: dict[str, tuple[bytes, object]] = {}
+        self.digests: dict[str, bytes] = {}  # every file asked for, this build: its digest
         self.notices: list[str] = []
         self.hits = 0
 
@@ -218,6 +233,7 @@ class NoteCache:
 
     def get(self, rel: str, digest: bytes) -> object | None:
         """What `put` stored for `rel` with this `digest`, or None."""
+        self.digests[rel] = digest
         if self.rows is None:
             self.rows = self._read_rows()
             self.stored = set(self.rows)

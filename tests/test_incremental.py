@@ -122,6 +122,43 @@ def test_the_key_covers_everything_read_from_a_note(vault):
         assert note_key(changed, "d1") != key
 
 
+def test_keys_from_file_digests_cover_the_bytes_the_path_and_the_kind(vault, tmp_path):
+    from kg.cache import ExtractionCache, NoteCache
+
+    parsed = NoteCache(tmp_path / "c")
+    notes, _ = read_vault(vault, cache=parsed)
+    assert sorted(parsed.digests) == sorted(note.path for note in notes)
+    store = ExtractionCache(tmp_path / "c", dictionary_digest="d1")
+    keys = store.keys(notes, digests=parsed.digests)
+    assert keys == store.keys(notes, digests=dict(parsed.digests))
+    assert len(set(keys.values())) == len(notes)
+    assert set(keys.values()).isdisjoint(store.keys(notes).values())  # the two kinds of key never meet
+    note = notes[0]
+    flipped = replace(note, kind=ARTICLE if note.kind == TOPIC else TOPIC)
+    assert store.keys([flipped], digests=parsed.digests)[note.path] != keys[note.path]
+    other = {**parsed.digests, note.path: parsed.digest(b"other bytes")}
+    assert store.keys(notes, digests=other)[note.path] != keys[note.path]
+    assert ExtractionCache(tmp_path / "c", dictionary_digest="d2").keys(notes, digests=parsed.digests)[note.path] != keys[note.path]
+    missing = {path: digest for path, digest in parsed.digests.items() if path != note.path}
+    assert store.keys(notes, digests=missing) == store.keys(notes)  # a note without a digest: keys from the notes
+
+
+def test_a_note_that_becomes_a_topic_is_extracted_again(vault, tmp_path):
+    """A note's kind is settled by the rest of the vault (a note without article metadata that
+    others link to is a topic): the same bytes with another kind must not reuse the extraction."""
+    out = tmp_path / "out"
+    lone = vault / "孤立笔记.md"
+    lone.write_text("微软和 OpenAI 合作推出了 Copilot。\n", encoding="utf-8")
+    first = build_vault(vault, out, jobs=1)
+    assert next(n for n in first.notes if n.path == "孤立笔记.md").kind == ARTICLE
+    linker = first_article(vault)
+    linker.write_text(linker.read_text(encoding="utf-8") + "\n[[孤立笔记]]\n", encoding="utf-8")
+    again = build_vault(vault, out, jobs=1)
+    assert next(n for n in again.notes if n.path == "孤立笔记.md").kind == TOPIC
+    assert again.cache.misses == 2  # the linking note and the one it made a topic
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
+
+
 # ---- nothing changed: the outputs are kept as they are -------------------------------------------
 
 
