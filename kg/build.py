@@ -27,6 +27,7 @@ from kg.export import formats, write_all, write_file
 from kg.graph import build_graph, edge_count
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Note, Problem
 from kg.parallel import default_jobs, extract_all
+from kg.processes import give_back_memory
 from kg.read import read_vault
 
 Progress = Callable[[int, int], None]
@@ -115,8 +116,10 @@ def build_vault(
     # While workers extract, import the writers (pyvis, scipy, igraph...: most of a second).
     extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, cache=store, progress=progress, keys=keys, meanwhile=formats)
     notes = _without_bodies(notes)
+    give_back_memory()
     graph = build_graph(notes, extractions, dictionary)
     del extractions  # the graph holds what the outputs need
+    give_back_memory()
     result = BuildResult(notes=notes, graph=graph, problems=problems, cache=store.stats if store else None)
     report = report_json(problems)
     writers = 1 if scheduler else (jobs or default_jobs())

@@ -11,9 +11,13 @@ output.
 from __future__ import annotations
 
 import math
+from array import array
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 # How strongly each relation pulls its two ends together. Sources and authors touch most articles:
@@ -39,44 +43,75 @@ FAR_FIELD_EVERY = 4  # the far field changes slowly: recompute it every few step
 NEIGHBOURS_EVERY = 2  # and so do the close pairs
 
 
-def projection(graph: nx.MultiDiGraph) -> nx.Graph:
-    """The simple undirected graph the layout and the communities work on: co-mentions left out."""
-    strongest: dict[tuple[str, str], float] = {}
-    for u, v, key in graph.edges(keys=True):
-        weight = RELATION_WEIGHT.get(key)
-        if weight is None or u == v:
-            continue
-        pair = (u, v) if u < v else (v, u)
-        strongest[pair] = max(weight, strongest.get(pair, 0.0))
-    simple = nx.Graph()
-    simple.add_nodes_from(sorted(graph.nodes))
-    simple.add_weighted_edges_from((u, v, w) for (u, v), w in sorted(strongest.items()))
-    return simple
+@dataclass(frozen=True)
+class Projection:
+    """The simple undirected graph the layout and the communities work on (co-mentions left out),
+    as arrays: `nodes` sorted, and each linked pair once as node indices `src` < `dst`, sorted,
+    with the strongest RELATION_WEIGHT of the relations between them.
+
+    Arrays, not an nx.Graph: at 50,000 notes the projection has over a million pairs, which as
+    networkx dicts took most of a GiB while the page was made."""
+
+    nodes: list[str]
+    src: np.ndarray
+    dst: np.ndarray
+    weight: np.ndarray
+
+    def degrees(self) -> np.ndarray:
+        """How many neighbours each node has, by index."""
+        n = len(self.nodes)
+        return np.bincount(self.src, minlength=n) + np.bincount(self.dst, minlength=n)
+
+    def pairs(self) -> list[tuple[str, str, float]]:
+        """Each linked pair as (node, node, weight), in order."""
+        return [(self.nodes[a], self.nodes[b], w) for a, b, w in zip(self.src.tolist(), self.dst.tolist(), self.weight.tolist())]
 
 
-def force_layout(simple: nx.Graph, *, iterations: int = 100, seed: int = 7) -> dict[str, tuple[float, float]]:
+def projection(graph: nx.MultiDiGraph) -> Projection:
+    """The Projection of `graph`."""
+    nodes = sorted(graph.nodes)
+    index = {node: i for i, node in enumerate(nodes)}
+    codes = {key: i for i, key in enumerate(RELATION_WEIGHT)}
+    strengths = np.array(list(RELATION_WEIGHT.values()), dtype=np.float64)
+    ends, relations = array("q"), array("b")
+    for u, targets in graph.adjacency():  # networkx's own dicts: its edge view costs a call per edge
+        a = index[u]
+        for v, keyed in targets.items():
+            if u == v:
+                continue
+            b = index[v]
+            for key in keyed:
+                code = codes.get(key)
+                if code is not None:
+                    ends.append(a)
+                    ends.append(b)
+                    relations.append(code)
+    pairs = np.frombuffer(ends, dtype=np.int64).reshape(-1, 2) if ends else np.empty((0, 2), dtype=np.int64)
+    pair = np.minimum(pairs[:, 0], pairs[:, 1]) * max(len(nodes), 1) + np.maximum(pairs[:, 0], pairs[:, 1])
+    weight = strengths[np.frombuffer(relations, dtype=np.int8)] if relations else np.empty(0)
+    order = np.argsort(pair, kind="stable")
+    pair, weight = pair[order], weight[order]
+    first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]]) if len(pair) else np.empty(0, dtype=np.int64)
+    strongest = np.maximum.reduceat(weight, first) if len(first) else np.empty(0)
+    src, dst = np.divmod(pair[first], max(len(nodes), 1))
+    return Projection(nodes, src, dst, strongest)
+
+
+def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) -> dict[str, tuple[float, float]]:
     """node -> (x, y) in layout units (neighbours about SPACING apart), components packed in rows."""
-    nodes = sorted(simple.nodes)
+    nodes = simple.nodes
     n = len(nodes)
     if n == 0:
         return {}
-    index = {node: i for i, node in enumerate(nodes)}
-    components = sorted((sorted(c) for c in nx.connected_components(simple)), key=lambda c: (-len(c), c[0]))
-    comp = np.empty(n, dtype=np.int64)
-    for c, members in enumerate(components):
-        comp[[index[m] for m in members]] = c
+    comp, components = _components(simple)
     sizes = np.array([len(c) for c in components], dtype=np.float64)
-
-    edges = sorted((index[u], index[v], d["weight"]) for u, v, d in simple.edges(data=True))
-    src = np.array([e[0] for e in edges], dtype=np.int64)
-    dst = np.array([e[1] for e in edges], dtype=np.int64)
-    weight = np.array([e[2] for e in edges], dtype=np.float64)
+    src, dst, weight = simple.src, simple.dst, simple.weight
 
     rng = np.random.default_rng(seed)
     side = np.sqrt(sizes[comp])[:, None] * SPACING
     pos = (rng.random((n, 2)) - 0.5) * side
     start_temperature = 0.1 * side[:, 0] + SPACING
-    big = [np.array([index[m] for m in c]) for c in components if len(c) > FAR_FIELD_MIN]
+    big = [members for members in components if len(members) > FAR_FIELD_MIN]
     ncomp = len(components)
     for step in range(iterations):
         x, y = np.ascontiguousarray(pos[:, 0]), np.ascontiguousarray(pos[:, 1])
@@ -104,6 +139,21 @@ def force_layout(simple: nx.Graph, *, iterations: int = 100, seed: int = 7) -> d
         scale = np.minimum(length, temperature) / length
         pos = np.stack([x + fx * scale, y + fy * scale], axis=1)
     return _pack(nodes, pos, comp, components)
+
+
+def _components(simple: Projection) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each node's component number, and each component's node indices (ascending), largest
+    first, ties by first node."""
+    n = len(simple.nodes)
+    links = coo_matrix((np.ones(len(simple.src)), (simple.src, simple.dst)), shape=(n, n))
+    _count, labels = connected_components(links, directed=False)
+    order = np.argsort(labels, kind="stable")  # indices grouped by label, ascending within each
+    groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+    components = sorted(groups, key=lambda members: (-len(members), int(members[0])))
+    comp = np.empty(n, dtype=np.int64)
+    for c, members in enumerate(components):
+        comp[members] = c
+    return comp, components
 
 
 def _pairwise(fx: np.ndarray, fy: np.ndarray, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, pull) -> None:
@@ -138,7 +188,7 @@ def _far_field(pos: np.ndarray) -> np.ndarray:
     return np.stack([(dx * strength).sum(axis=1), (dy * strength).sum(axis=1)], axis=1)
 
 
-def _pack(nodes: list[str], pos: np.ndarray, comp: np.ndarray, components: list[list[str]]) -> dict[str, tuple[float, float]]:
+def _pack(nodes: list[str], pos: np.ndarray, comp: np.ndarray, components: list[np.ndarray]) -> dict[str, tuple[float, float]]:
     """Place each component's box in rows (shelves), largest first, in a roughly square overall shape."""
     boxes = []
     for c in range(len(components)):

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import run_kg
 from kg.export.html import render
-from kg.layout import force_layout, projection
+from kg.layout import RELATION_WEIGHT, force_layout, projection
 
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
 
@@ -109,10 +109,24 @@ def test_layout_is_deterministic_spread_and_finite() -> None:
 
 
 def test_projection_leaves_out_co_mentions() -> None:
-    simple = projection(small_graph())
-    assert simple.has_edge("product:GPT-4o", "organization:OpenAI")  # by made_by
-    assert simple.edges["product:GPT-4o", "organization:OpenAI"]["weight"] == 1.0
-    assert not simple.has_edge("article:a.md", "article:b.md")
+    graph = small_graph()
+    graph.add_edge("article:a.md", "person:x", key="mentions", count=1, evidence=[])  # beside author (0.3)
+    graph.add_edge("topic:AI", "article:a.md", key="links_to", count=1)  # the other way round
+    graph.add_edge("topic:AI", "topic:AI", key="related", count=1)  # a loop draws nothing
+    simple = projection(graph)
+    pairs = {(a, b): w for a, b, w in simple.pairs()}
+    assert pairs[("organization:OpenAI", "product:GPT-4o")] == 1.0  # by made_by
+    assert ("article:a.md", "article:b.md") not in pairs
+    assert simple.nodes == sorted(graph.nodes)
+    # The same pairs and weights as the networkx projection it replaces: strongest relation per pair.
+    expected: dict[tuple[str, str], float] = {}
+    for u, v, key in graph.edges(keys=True):
+        if key in RELATION_WEIGHT and u != v:
+            pair = (min(u, v), max(u, v))
+            expected[pair] = max(RELATION_WEIGHT[key], expected.get(pair, 0.0))
+    assert pairs == expected and [p[:2] for p in simple.pairs()] == sorted(expected)
+    assert pairs[("article:a.md", "person:x")] == 1.0 and pairs[("article:a.md", "source:微信公众号")] == 0.05
+    assert dict(zip(simple.nodes, simple.degrees().tolist())) == {n: sum(n in pair for pair in expected) for n in graph}
 
 
 def test_cli_max_nodes(tmp_path: Path, seed_out: Path) -> None:

@@ -250,3 +250,27 @@ def test_writers_are_not_forked_without_memory_for_them(vault, tmp_path, monkeyp
     kg.export.write_all(graph, folder, jobs=2)
     texts = kg.export.render_all(graph)
     assert {name: (folder / name).read_text(encoding="utf-8") for name in texts} == texts
+
+
+GIVE_BACK = """
+import kg.processes
+
+def rss_mib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) // 1024
+
+kept, dropped = [], []
+for i in range(3000):  # 180 MB in pieces under glibc's mmap threshold, so they live in its heap
+    dropped.append(bytes(60_000))
+    kept.append(str(i) * 20)  # small survivors between them
+del dropped
+before = rss_mib()
+kg.processes.give_back_memory()
+print(before, rss_mib())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's (Linux)")
+def test_freed_memory_is_given_back_to_the_system():
+    before, after = map(int, subprocess.run([sys.executable, "-c", GIVE_BACK], capture_output=True, text=True, check=True, timeout=120).stdout.split())
+    assert before - after > 50, (before, after)

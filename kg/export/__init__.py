@@ -25,7 +25,7 @@ import networkx as nx
 
 from kg.errors import ExportError
 from kg.graph import edge_count
-from kg.processes import affordable_workers, can_fork, frozen_heap, start_forked_worker, worker_pool
+from kg.processes import affordable_workers, can_fork, frozen_heap, give_back_memory, start_forked_worker, worker_pool
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,7 @@ def _writer_died(exc: Exception) -> ExportError:
 
 def _write(fmt: Format, graph: nx.MultiDiGraph, folder: Path, options: dict) -> None:
     write_file(folder / fmt.filename, lambda handle: fmt.write(graph, handle, **options))
+    give_back_memory()  # what the format used while it was made (the page's projection and layout: hundreds of MB at 50,000 notes)
 
 
 def write_file(path: Path, write: Callable[[TextIO], object]) -> None:
