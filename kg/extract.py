@@ -9,6 +9,7 @@ Chinese names and tells whether a short Chinese match is a word or part of one (
 from __future__ import annotations
 
 import logging
+import sys
 import re
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -154,11 +155,13 @@ def _with_evidence(mentions: list[Mention], sentences: Sentences) -> list[Mentio
     The graph keeps no more than that per (article, entity), so a long note's extraction stays small.
     """
     chosen: dict[tuple[str, str], set[str]] = {}
+    shared: dict[str, str] = {}  # one object per sentence (a sentence naming several entities is often kept for each)
     out = []
     for mention in mentions:
         seen = chosen.setdefault((mention.kind, name_key(mention.key or mention.surface)), set())
         if len(seen) < EVIDENCE_PER_PAIR:
             sentence = sentences.around(mention.start, mention.end)
+            sentence = shared.setdefault(sentence, sentence)
             seen.add(sentence)
             mention = replace(mention, sentence=sentence)
         out.append(mention)
@@ -185,7 +188,8 @@ def _dictionary_mentions(prose: str, matcher: Matcher) -> list[Mention]:
         if end - start <= SHORT_HAN and has_cjk(prose[start:end]) and not _is_word(prose, start, end, matcher):
             continue
         for entry in entries:
-            mentions.append(Mention(surface=prose[start:end], kind=entry.kind, start=start, end=end, sentence="", key=entry.name))
+            # Interned: a name recurs all through a vault, and one object is pickled once per batch of notes.
+            mentions.append(Mention(surface=sys.intern(prose[start:end]), kind=entry.kind, start=start, end=end, sentence="", key=entry.name))
     return mentions
 
 

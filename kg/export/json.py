@@ -11,6 +11,7 @@ node-link copy 600 MB more). Its bytes are exactly orjson's for the whole docume
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -49,20 +50,20 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, **_: object) -> None:
 
 
 def _list(handle: TextIO, name: str, items: Iterator[dict], *, last: bool) -> None:
-    """`"name": [...]` at the document's second level, as orjson's indent would lay it out."""
+    """`"name": [...]` at the document's second level, as orjson's indent would lay it out.
+
+    Encoded _ITEMS_PER_WRITE items per orjson call (a list, its brackets cut off and every line
+    indented one level more): one call per item cost more than the encoding itself."""
     end = "\n" if last else ",\n"
-    first = next(items, None)
-    if first is None:
+    opening = f'  "{name}": [\n'
+    while chunk := list(itertools.islice(items, _ITEMS_PER_WRITE)):
+        text = orjson.dumps(chunk, option=_OPTIONS).decode("utf-8")  # "[\n  {...},\n  {...}\n]"
+        handle.write(opening + "  " + text[2:-2].replace("\n", "\n  "))
+        opening = ",\n"
+    if opening == ",\n":
+        handle.write(f"\n  ]{end}")
+    else:
         handle.write(f'  "{name}": []{end}')
-        return
-    handle.write(f'  "{name}": [\n')
-    chunk = [_nested(first, depth=2)]
-    for item in items:
-        chunk.append(_nested(item, depth=2))
-        if len(chunk) >= _ITEMS_PER_WRITE:
-            handle.write(",\n".join(chunk) + ",\n")
-            chunk = []
-    handle.write(",\n".join(chunk) + f"\n  ]{end}")
 
 
 def _nested(value: object, *, depth: int = 1) -> str:

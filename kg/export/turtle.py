@@ -259,10 +259,11 @@ def _node(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], node: str) -> li
             add(T(subject, URL, ox.Literal(clean_literal(data["url"]), datatype=XSD_ANYURI)))
         for tag in data.get("tags", []):
             add(T(subject, KEYWORDS, text(tag)))
-    for _u, v, key in graph.out_edges(node, keys=True):
-        prop = EDGE_PROPERTIES.get(key)
-        if prop is not None:
-            add(T(subject, prop, iri[v]))
+    for v, keyed in graph._succ[node].items():  # = out_edges(node, keys=True), without a view's call per edge
+        for key in keyed:
+            prop = EDGE_PROPERTIES.get(key)
+            if prop is not None:
+                add(T(subject, prop, iri[v]))
     return out
 
 
