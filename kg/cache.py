@@ -254,7 +254,8 @@ class NoteCache:
         """Store the fresh rows and drop the rows of paths not in `keep`, in one transaction."""
         keep = set(keep)
         gone = [(path,) for path in sorted(self.stored - keep)]
-        if not self.fresh and not gone:
+        fresh, self.fresh = self.fresh, {}  # stored once: a cold build's are every note, bodies and all
+        if not fresh and not gone:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,7 +263,7 @@ class NoteCache:
                 db.executemany("DELETE FROM note WHERE path = ?", gone)
                 db.executemany(
                     "INSERT OR REPLACE INTO note (path, digest, value) VALUES (?, ?, ?)",
-                    ((path, digest, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)) for path, (digest, value) in sorted(self.fresh.items())),
+                    ((path, digest, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)) for path, (digest, value) in sorted(fresh.items())),
                 )
         except (OSError, sqlite3.Error) as exc:
             self.notices.append(f"{self.path}: cannot be updated ({exc}); the next build parses those notes again")

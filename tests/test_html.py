@@ -162,3 +162,19 @@ def test_page_json_in_pieces_is_exactly_tojson(size: int) -> None:
     assert "".join(_json_chunks(env, streamed)) == whole
     assert "".join(_json_chunks(env, items)) == env.from_string("{{ value|tojson }}").render(value=items)
     assert "</script>" not in whole and "<img" not in whole
+
+
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_far_field_is_the_same_a_block_at_a_time(monkeypatch, block) -> None:
+    """The layout's far field is computed a block of nodes at a time (memory); the forces must be
+    exactly those of all nodes at once, or the same vault would lay out differently."""
+    import numpy as np
+
+    import kg.layout
+
+    pos = np.random.default_rng(3).normal(size=(300, 2)) * 10
+    monkeypatch.setattr(kg.layout, "FAR_FIELD_BLOCK", 10**6)
+    whole = kg.layout._far_field(pos)
+    monkeypatch.setattr(kg.layout, "FAR_FIELD_BLOCK", block)
+    assert np.array_equal(kg.layout._far_field(pos), whole)
+    assert np.abs(whole).sum() > 0

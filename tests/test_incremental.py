@@ -374,3 +374,19 @@ def test_an_edited_file_is_parsed_again_and_a_damaged_note_cache_is_rebuilt(vaul
     healed = NoteCache(cache_folder)
     read_vault(vault, cache=healed)
     assert healed.hits == total and healed.notices == []
+
+
+def test_the_note_cache_lets_the_notes_go_once_it_has_stored_them(vault, tmp_path):
+    """A build keeps its NoteCache to the end; it must not keep every note's body with it (a cold
+    50,000-note build's would be hundreds of MB, held through the graph and the writers)."""
+    import pickle
+
+    from kg.cache import NoteCache
+
+    cache = NoteCache(tmp_path / "cache")
+    notes, _ = read_vault(vault, cache=cache)
+    held = pickle.dumps(vars(cache))
+    bodies = [note.body for note in notes if len(note.body.strip()) > 40]
+    assert bodies
+    assert not any(body.strip()[:40].encode("utf-8") in held for body in bodies)
+    assert NoteCache(tmp_path / "cache").get(notes[0].path, cache.digests[notes[0].path]) is not None  # and it did store them
