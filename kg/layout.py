@@ -41,6 +41,7 @@ FAR_FIELD_MIN = 50  # components larger than this also feel the pooled repulsion
 GRID = 12  # cells per side of the far-field grid
 FAR_FIELD_EVERY = 4  # the far field changes slowly: recompute it every few steps
 NEIGHBOURS_EVERY = 2  # and so do the close pairs
+PAIRS_AT_ONCE = 1 << 20  # close pairs or edges whose forces are computed at once
 FAR_FIELD_BLOCK = 2048  # nodes whose far field is computed at once (memory: a few MB per array)
 
 
@@ -119,11 +120,11 @@ def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) ->
         fx, fy = np.zeros(n), np.zeros(n)
         # Repulsion k^2/d between close pairs of the same component.
         if step % NEIGHBOURS_EVERY == 0:
+            a = b = None  # let the old pairs go before the new ones are found (millions at 10,000 notes)
             pairs = cKDTree(pos).query_pairs(CUTOFF * SPACING, output_type="ndarray")
-            a, b = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
-            same = np.take(comp, a) == np.take(comp, b)
-            a, b = a[same], b[same]
-        _pairwise(fx, fy, x, y, a, b, lambda dx, dy: -SPACING**2 / np.maximum(dx * dx + dy * dy, 1e-4))
+            a, b = pairs[:, 0].copy(), pairs[:, 1].copy()
+            del pairs
+        _pairwise(fx, fy, x, y, a, b, lambda dx, dy, _w: -SPACING**2 / np.maximum(dx * dx + dy * dy, 1e-4), same=comp if ncomp > 1 else None)
         if step % FAR_FIELD_EVERY == 0:
             far = np.zeros((n, 2))
             for members in big:
@@ -131,7 +132,7 @@ def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) ->
         fx += far[:, 0]
         fy += far[:, 1]
         # Attraction d^2/k along edges.
-        _pairwise(fx, fy, x, y, src, dst, lambda dx, dy: weight * np.sqrt(dx * dx + dy * dy) / SPACING)
+        _pairwise(fx, fy, x, y, src, dst, lambda dx, dy, w: w * np.sqrt(dx * dx + dy * dy) / SPACING, weight=weight)
         # Each component drifts towards its own centre (keeps its loose ends close).
         fx -= GRAVITY * (x - np.take(np.bincount(comp, x, ncomp) / sizes, comp))
         fy -= GRAVITY * (y - np.take(np.bincount(comp, y, ncomp) / sizes, comp))
@@ -157,16 +158,25 @@ def _components(simple: Projection) -> tuple[np.ndarray, list[np.ndarray]]:
     return comp, components
 
 
-def _pairwise(fx: np.ndarray, fy: np.ndarray, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, pull) -> None:
-    """Add to node a a force pull(dx, dy) * (b - a) and the opposite to b, for every pair (a, b)."""
-    if not len(a):
-        return
-    dx = np.take(x, b) - np.take(x, a)
-    dy = np.take(y, b) - np.take(y, a)
-    strength = pull(dx, dy)
+def _pairwise(fx: np.ndarray, fy: np.ndarray, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, pull, *, weight: np.ndarray | None = None, same: np.ndarray | None = None) -> None:
+    """Add to node a a force pull(dx, dy, weight) * (b - a) and the opposite to b, for every pair
+    (a, b); with `same` (a component number per node), only for pairs within one component.
+
+    PAIRS_AT_ONCE pairs at a time: a dense vault has millions of close pairs, and each needs half a
+    dozen float arrays of its own."""
     n = len(x)
-    fx += np.bincount(a, dx * strength, n) - np.bincount(b, dx * strength, n)
-    fy += np.bincount(a, dy * strength, n) - np.bincount(b, dy * strength, n)
+    for low in range(0, len(a), PAIRS_AT_ONCE):
+        part = slice(low, low + PAIRS_AT_ONCE)
+        pa, pb = a[part], b[part]
+        w = weight[part] if weight is not None else None
+        if same is not None:
+            keep = np.take(same, pa) == np.take(same, pb)
+            pa, pb = pa[keep], pb[keep]
+        dx = np.take(x, pb) - np.take(x, pa)
+        dy = np.take(y, pb) - np.take(y, pa)
+        strength = pull(dx, dy, w)
+        fx += np.bincount(pa, dx * strength, n) - np.bincount(pb, dx * strength, n)
+        fy += np.bincount(pa, dy * strength, n) - np.bincount(pb, dy * strength, n)
 
 
 def _far_field(pos: np.ndarray) -> np.ndarray:

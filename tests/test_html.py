@@ -178,3 +178,31 @@ def test_far_field_is_the_same_a_block_at_a_time(monkeypatch, block) -> None:
     monkeypatch.setattr(kg.layout, "FAR_FIELD_BLOCK", block)
     assert np.array_equal(kg.layout._far_field(pos), whole)
     assert np.abs(whole).sum() > 0
+
+
+def test_pair_forces_a_block_at_a_time_and_within_components(monkeypatch) -> None:
+    import numpy as np
+
+    import kg.layout
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=50), rng.normal(size=50)
+    a, b = rng.integers(0, 50, size=400), rng.integers(0, 50, size=400)
+    comp = (np.arange(50) >= 25).astype(np.int64)
+
+    def forces(at_once: int, **kwargs) -> np.ndarray:
+        monkeypatch.setattr(kg.layout, "PAIRS_AT_ONCE", at_once)
+        fx, fy = np.zeros(50), np.zeros(50)
+        kg.layout._pairwise(fx, fy, x, y, a, b, lambda dx, dy, w: (1.0 if w is None else w) / (1 + dx * dx + dy * dy), **kwargs)
+        return np.stack([fx, fy])
+
+    whole = forces(10**6)
+    for at_once in (1, 7, 399):
+        assert np.allclose(forces(at_once), whole, rtol=1e-12, atol=1e-12)
+    weight = rng.random(400)
+    assert np.allclose(forces(7, weight=weight), forces(10**6, weight=weight), rtol=1e-12, atol=1e-12)
+    within = comp[a] == comp[b]
+    assert 0 < within.sum() < len(a)
+    filtered = forces(7, same=comp)
+    a, b = a[within], b[within]
+    assert np.allclose(filtered, forces(10**6), rtol=1e-12, atol=1e-12)
