@@ -165,25 +165,32 @@ def _pieces(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], base: str) -> 
     nodes: dict[str, list[_Recipe]] = {}
     for node in graph.nodes:
         nodes.setdefault(iri[node].value, []).append(("node", node))
-    runs: dict[str, list[_Recipe]] = {}
-    tails: dict[str, str] = {}  # entity -> the end of its mention IRIs, `<kind>/<name>`
+    runs: dict[str, list[str]] = {}  # run prefix -> its articles (one, but for names equal once normalised)
     for u, targets in graph.adjacency():  # networkx's own dicts, in the order graph.edges() gives
-        prefix = None
-        for v, keyed in targets.items():
-            if "mentions" not in keyed:
-                continue
-            if prefix is None:
-                prefix = mint_text(base, "mention", u.split(":", 1)[1]) + "/"
-            tail = tails.get(v)
-            if tail is None:
-                tail = tails[v] = "/".join(encode_segment(k) for k in (graph.nodes[v]["kind"], v.split(":", 1)[1]))
-            # = mint_text(base, "mention", article, kind, name)
-            runs.setdefault(prefix, []).append(("mention", u, v, prefix + tail, keyed["mentions"]))
+        if any("mentions" in keyed for keyed in targets.values()):
+            runs.setdefault(mint_text(base, "mention", u.split(":", 1)[1]) + "/", []).append(u)
+    tails: dict[str, str] = {}  # entity -> the end of its mention IRIs, `<kind>/<name>`
+
+    def run(prefix: str, articles: list[str]) -> list[_Recipe]:
+        """A run's recipes, made when its turn comes: all runs at once were most of the memory
+        this writer took (a million mentions, each with its IRI, at 50,000 notes)."""
+        recipes = []
+        for u in articles:
+            for v, keyed in graph._succ[u].items():
+                if "mentions" not in keyed:
+                    continue
+                tail = tails.get(v)
+                if tail is None:
+                    tail = tails[v] = "/".join(encode_segment(k) for k in (graph.nodes[v]["kind"], v.split(":", 1)[1]))
+                # = mint_text(base, "mention", article, kind, name)
+                recipes.append(("mention", u, v, prefix + tail, keyed["mentions"]))
+        return recipes
+
     for key in sorted([*nodes, *runs]):
         if key in nodes:
             yield "node", key, nodes.pop(key)
         else:
-            yield "run", key, runs.pop(key)
+            yield "run", key, run(key, runs.pop(key))
 
 
 def _run_subjects(recipes: list[_Recipe]) -> Iterator[tuple[str, list[_Recipe]]]:
