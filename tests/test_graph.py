@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kg.graph
-from kg.graph import MIN_CO_MENTIONS, add_edges, co_mentions
+from kg.graph import MIN_CO_MENTIONS, add_edges, co_mentions, edge_count, sorted_edges
 
 names = st.sampled_from([f"product:{c}" for c in "ABCDEFGH"] + ["person:李白", "organization:字节跳动", "article:a/b.md"])
 edge = st.tuples(names, names, st.sampled_from(["mentions", "co_mention", "about"]), st.integers(0, 3))
@@ -41,6 +41,8 @@ def test_add_edges_builds_what_add_edges_from_builds(edges):
     assert dict(ours.in_degree()) == dict(theirs.in_degree())
     for u, v, key, _w in edges:  # one data dict per edge, shared by both directions as networkx does
         assert ours.succ[u][v][key] is ours.pred[v][u][key]
+    assert edge_count(ours) == theirs.number_of_edges()
+    assert list(sorted_edges(ours)) == sorted(theirs.edges(keys=True, data=True), key=lambda e: e[:3])
 
 
 def test_add_edges_refuses_an_edge_already_there():
