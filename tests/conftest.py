@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# Ctrl-C as at a terminal. A shell starts a background job (`cmd &`) with SIGINT ignored, an
+# ignored signal stays ignored across exec, and Python then installs no KeyboardInterrupt handler:
+# the builds the interrupt tests start would shrug Ctrl-C off. With a handler here, they start
+# with SIGINT at its default, as a user's `kg build` does.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
