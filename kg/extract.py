@@ -9,8 +9,8 @@ Chinese names and tells whether a short Chinese match is a word or part of one (
 from __future__ import annotations
 
 import logging
-import sys
 import re
+import sys
 from dataclasses import dataclass, replace
 from functools import cached_property
 from importlib import resources

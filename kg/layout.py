@@ -64,10 +64,6 @@ class Projection:
         n = len(self.nodes)
         return np.bincount(self.src, minlength=n) + np.bincount(self.dst, minlength=n)
 
-    def pairs(self) -> list[tuple[str, str, float]]:
-        """Each linked pair as (node, node, weight), in order."""
-        return [(self.nodes[a], self.nodes[b], w) for a, b, w in zip(self.src.tolist(), self.dst.tolist(), self.weight.tolist())]
-
 
 def projection(graph: nx.MultiDiGraph) -> Projection:
     """The Projection of `graph`."""
@@ -88,15 +84,17 @@ def projection(graph: nx.MultiDiGraph) -> Projection:
                     ends.append(a)
                     ends.append(b)
                     relations.append(code)
-    pairs = np.frombuffer(ends, dtype=np.int64).reshape(-1, 2) if ends else np.empty((0, 2), dtype=np.int64)
-    pair = np.minimum(pairs[:, 0], pairs[:, 1]) * max(len(nodes), 1) + np.maximum(pairs[:, 0], pairs[:, 1])
-    weight = strengths[np.frombuffer(relations, dtype=np.int8)] if relations else np.empty(0)
+    if not relations:
+        none = np.empty(0, dtype=np.int64)
+        return Projection(nodes, none, none, np.empty(0))
+    pairs = np.frombuffer(ends, dtype=np.int64).reshape(-1, 2)
+    pair = np.minimum(pairs[:, 0], pairs[:, 1]) * len(nodes) + np.maximum(pairs[:, 0], pairs[:, 1])
+    weight = strengths[np.frombuffer(relations, dtype=np.int8)]
     order = np.argsort(pair, kind="stable")
     pair, weight = pair[order], weight[order]
-    first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]]) if len(pair) else np.empty(0, dtype=np.int64)
-    strongest = np.maximum.reduceat(weight, first) if len(first) else np.empty(0)
-    src, dst = np.divmod(pair[first], max(len(nodes), 1))
-    return Projection(nodes, src, dst, strongest)
+    first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])  # each pair's first row
+    src, dst = np.divmod(pair[first], len(nodes))
+    return Projection(nodes, src, dst, np.maximum.reduceat(weight, first))
 
 
 def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) -> dict[str, tuple[float, float]]:

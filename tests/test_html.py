@@ -114,7 +114,8 @@ def test_projection_leaves_out_co_mentions() -> None:
     graph.add_edge("topic:AI", "article:a.md", key="links_to", count=1)  # the other way round
     graph.add_edge("topic:AI", "topic:AI", key="related", count=1)  # a loop draws nothing
     simple = projection(graph)
-    pairs = {(a, b): w for a, b, w in simple.pairs()}
+    linked = [(simple.nodes[a], simple.nodes[b], w) for a, b, w in zip(simple.src.tolist(), simple.dst.tolist(), simple.weight.tolist())]
+    pairs = {(a, b): w for a, b, w in linked}
     assert pairs[("organization:OpenAI", "product:GPT-4o")] == 1.0  # by made_by
     assert ("article:a.md", "article:b.md") not in pairs
     assert simple.nodes == sorted(graph.nodes)
@@ -124,7 +125,7 @@ def test_projection_leaves_out_co_mentions() -> None:
         if key in RELATION_WEIGHT and u != v:
             pair = (min(u, v), max(u, v))
             expected[pair] = max(RELATION_WEIGHT[key], expected.get(pair, 0.0))
-    assert pairs == expected and [p[:2] for p in simple.pairs()] == sorted(expected)
+    assert pairs == expected and [p[:2] for p in linked] == sorted(expected)
     assert pairs[("article:a.md", "person:x")] == 1.0 and pairs[("article:a.md", "source:微信公众号")] == 0.05
     assert dict(zip(simple.nodes, simple.degrees().tolist())) == {n: sum(n in pair for pair in expected) for n in graph}
 

@@ -21,7 +21,7 @@ import orjson
 from lxml import etree
 
 from kg.fragments import Fragments
-from kg.graph import edge_groups
+from kg.graph import edge_count, edge_groups
 
 NAMESPACE = "http://graphml.graphdrawing.org/xmlns"
 SCHEMA_LOCATION = "http://graphml.graphdrawing.org/xmlns http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd"
@@ -123,7 +123,7 @@ def _edge_keys(graph: nx.MultiDiGraph) -> dict[str, tuple[str, str]]:
             for data in keyed.values():
                 for name, value in data.items():
                     seen.setdefault(name, set()).add(type(value))
-    if any(targets for _u, targets in graph.adjacency()):  # an edge somewhere
+    if edge_count(graph):
         seen.setdefault("relation", set()).add(str)
     return {name: (f"e{i}", _type(seen[name])) for i, name in enumerate(sorted(seen))}
 

@@ -55,15 +55,12 @@ def _list(handle: TextIO, name: str, items: Iterator[dict], *, last: bool) -> No
     Encoded _ITEMS_PER_WRITE items per orjson call (a list, its brackets cut off and every line
     indented one level more): one call per item cost more than the encoding itself."""
     end = "\n" if last else ",\n"
-    opening = f'  "{name}": [\n'
+    empty = True
     while chunk := list(itertools.islice(items, _ITEMS_PER_WRITE)):
         text = orjson.dumps(chunk, option=_OPTIONS).decode("utf-8")  # "[\n  {...},\n  {...}\n]"
-        handle.write(opening + "  " + text[2:-2].replace("\n", "\n  "))
-        opening = ",\n"
-    if opening == ",\n":
-        handle.write(f"\n  ]{end}")
-    else:
-        handle.write(f'  "{name}": []{end}')
+        handle.write((f'  "{name}": [\n' if empty else ",\n") + "  " + text[2:-2].replace("\n", "\n  "))
+        empty = False
+    handle.write(f'  "{name}": []{end}' if empty else f"\n  ]{end}")
 
 
 def _nested(value: object, *, depth: int = 1) -> str:
