@@ -118,9 +118,10 @@ def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) ->
         fx, fy = np.zeros(n), np.zeros(n)
         # Repulsion k^2/d between close pairs of the same component.
         if step % NEIGHBOURS_EVERY == 0:
-            a = b = None  # let the old pairs go before the new ones are found (millions at 10,000 notes)
+            a = b = None  # let the old pairs go before the new ones are found (26 million at 50,000 notes)
+            # Views of the one array scipy fills, 16 bytes a pair: copies of its columns were 400 MB more at 50,000 notes.
             pairs = cKDTree(pos).query_pairs(CUTOFF * SPACING, output_type="ndarray")
-            a, b = pairs[:, 0].copy(), pairs[:, 1].copy()
+            a, b = pairs[:, 0], pairs[:, 1]
             del pairs
         _pairwise(fx, fy, x, y, a, b, lambda dx, dy, _w: -SPACING**2 / np.maximum(dx * dx + dy * dy, 1e-4), same=comp if ncomp > 1 else None)
         if step % FAR_FIELD_EVERY == 0:
