@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -140,6 +141,51 @@ def test_outputs_written_by_workers_equal_one_process(vault, tmp_path):
     for jobs in (1, 2, 4):
         assert read_outputs_of(tmp_path / f"jobs-{jobs}") == texts, jobs
     assert len(texts["graph.ttl"]) > 10_000
+
+
+LAYOUT_BESIDE = """
+import json, os, sys
+from pathlib import Path
+import kg.export
+import kg.export.html
+from kg.build import build_vault
+
+vault, work = Path(sys.argv[1]), Path(sys.argv[2])
+graph = build_vault(vault, work / "out", jobs=1, cache=False).graph
+assert kg.export.can_fork(), "the worker path would not be taken"
+kg.export.COPY_GRAPH_UP_TO_EDGES = 0
+who = {"place": [], "write": []}
+place, write = kg.export.html.place, kg.export._write
+
+def placing(*args, **kwargs):
+    (work / "placed-by").write_text(str(os.getpid()))
+    return place(*args, **kwargs)
+
+def writing(fmt, *args, **kwargs):
+    who["write"].append([fmt.filename, os.getpid()])
+    return write(fmt, *args, **kwargs)
+
+kg.export.html.place, kg.export._write = placing, writing
+(work / "beside").mkdir()
+kg.export.write_all(graph, work / "beside", jobs=2)
+print(json.dumps({"me": os.getpid(), "placed_by": int((work / "placed-by").read_text()), "written": who["write"]}))
+(work / "texts").mkdir()
+for name, text in kg.export.render_all(graph).items():
+    (work / "texts" / name).write_text(text, encoding="utf-8", newline="\\n")
+"""
+
+
+def test_past_the_copy_limit_the_build_process_writes_while_a_worker_lays_out_the_page(vault, tmp_path):
+    """On a graph too big to copy, the forked worker only computes the page's layout (from arrays,
+    touching no graph object), and the build process writes every file: the same bytes."""
+    run = subprocess.run([sys.executable, "-c", LAYOUT_BESIDE, str(vault), str(tmp_path)], check=True, timeout=600, capture_output=True, text=True)
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["placed_by"] != seen["me"]
+    assert sorted(seen["written"]) == sorted([name, seen["me"]] for name in ("graph.graphml", "graph.html", "graph.json", "graph.ttl"))
+    assert seen["written"][-1][0] == "graph.html"  # last: it waits for the layout
+    texts = read_outputs_of(tmp_path / "texts")
+    assert read_outputs_of(tmp_path / "beside") == texts
+    assert len(texts["graph.html"]) > 10_000
 
 
 def test_each_format_goes_to_whichever_writer_is_free_first():

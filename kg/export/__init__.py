@@ -61,6 +61,11 @@ _WRITE_ORDER = ("ttl", "html", "graphml", "json")
 # Below this many edges a worker process costs more than it saves.
 MIN_EDGES_FOR_WORKERS = 5_000
 
+# A forked writer comes to copy most of the graph (see affordable_workers), about 700 bytes an edge.
+# Past this many edges (about 25,000 notes) that is GiBs: the build process then writes every
+# format itself while one forked worker lays out the page, which reads no graph and copies none.
+COPY_GRAPH_UP_TO_EDGES = 1_000_000
+
 
 def render_all(graph: nx.MultiDiGraph, **options: object) -> dict[str, str]:
     """filename -> content for every registered format, rendered here."""
@@ -80,14 +85,20 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
 
     With `jobs` > 1 on a big graph, `jobs` processes write the formats at once: this one and
     forked workers (as many as free memory allows, see `affordable_workers`), each taking the next
-    format whenever it is free; else this process writes them one after the other.
+    format whenever it is free; else this process writes them one after the other. Past
+    COPY_GRAPH_UP_TO_EDGES edges, this process writes them all while one forked worker lays out
+    the page.
     """
     registered = formats()
     names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
     if fragments is not None:
         options = {**options, "fragments": fragments}
     forked = 0
-    if jobs >= 2 and can_fork() and edge_count(graph) >= MIN_EDGES_FOR_WORKERS:
+    edges = edge_count(graph) if jobs >= 2 and can_fork() else 0
+    if edges > COPY_GRAPH_UP_TO_EDGES and "html" in registered:
+        _write_beside_layout(registered, names, graph, folder, options)
+        return [registered[name].filename for name in registered]
+    if edges >= MIN_EDGES_FOR_WORKERS:
         forked = affordable_workers(min(jobs, len(names)) - 1)
     if forked == 0:
         for name in names:
@@ -100,6 +111,25 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
     finally:
         _SHARED.clear()
     return [registered[name].filename for name in registered]
+
+
+def _write_beside_layout(registered: dict[str, Format], names: list[str], graph: nx.MultiDiGraph, folder: Path, options: dict) -> None:
+    """Write `names` here, the page last, while one forked worker computes its layout and
+    communities (kg.export.html.place: numpy arrays in, positions out; the worker touches no
+    object of the graph, so it copies none of it)."""
+    from kg.export import html
+
+    drawn = html.drawing(graph, max_nodes=options.get("max_nodes"))
+    _SHARED[:] = [drawn.simple, options.get("fragments")]
+    try:
+        with frozen_heap(), worker_pool(1, multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),), died=_writer_died) as pool:
+            placing = pool.submit(_place_shared)
+            for name in names:
+                if name != "html":
+                    _write(registered[name], graph, folder, options)
+            _write(registered["html"], graph, folder, {**options, "drawn": drawn, "placed": placing.result()})
+    finally:
+        _SHARED.clear()
 
 
 def share_out(names: list[str], submit: Callable[[str], Future], workers: int, write_here: Callable[[str], None]) -> None:
@@ -142,10 +172,18 @@ def write_file(path: Path, write: Callable[[TextIO], object]) -> None:
         os.fsync(handle.fileno())
 
 
-# The graph, folder and options, set in the parent just before the workers fork and read by them; cleared after.
+# Set in the parent just before the workers fork and read by them, cleared after: the graph, folder
+# and options for writers, the page's projection and cache folder for its layout.
 _SHARED: list = []
 
 
 def _write_shared(name: str) -> None:
     graph, folder, options = _SHARED
     _write(formats()[name], graph, folder, options)
+
+
+def _place_shared() -> tuple:
+    from kg.export import html
+
+    simple, fragments = _SHARED
+    return html.place(simple, fragments)

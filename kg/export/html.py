@@ -15,8 +15,9 @@ from __future__ import annotations
 import heapq
 import io
 import math
-from collections.abc import Iterator
 import random
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -88,7 +89,27 @@ def render(graph: nx.MultiDiGraph, *, max_nodes: int | None = None, **_: object)
     return buffer.getvalue()
 
 
-def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = None, fragments: Path | None = None, **_: object) -> None:
+@dataclass(frozen=True)
+class Drawing:
+    """What the page draws: the nodes shown as a graph, how many of each kind were left out, and
+    the projection the layout and the communities are computed from."""
+
+    view: nx.MultiDiGraph
+    left_out: dict[str, int]
+    simple: Projection
+
+
+def drawing(graph: nx.MultiDiGraph, *, max_nodes: int | None = None) -> Drawing:
+    """The Drawing of `graph`, shown whole or, with `max_nodes`, its best-connected nodes."""
+    shown, left_out = _select(graph, max_nodes)
+    view = graph.subgraph(shown).copy() if left_out else graph
+    return Drawing(view, left_out, projection(view))
+
+
+Placed = tuple[dict[str, tuple[float, float]], dict[str, int]]  # node -> position, node -> community
+
+
+def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = None, fragments: Path | None = None, drawn: Drawing | None = None, placed: Placed | None = None, **_: object) -> None:
     """`render`, written to `handle` as the template produces it (the page is never held whole:
     100 MB at 10,000 notes).
 
@@ -96,11 +117,13 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
     of kg's code and of what they are computed from (the nodes and weighted links drawn), and
     reused while those stay the same, as after an edit that changes no link or mention: half the
     page's time.
+
+    `drawn` and `placed`, when given, are `drawing(graph, max_nodes=max_nodes)` and
+    `place(drawn.simple, fragments)` made beforehand (by kg.export, the layout in a worker process).
     """
-    shown, left_out = _select(graph, max_nodes)
-    view = graph.subgraph(shown).copy() if left_out else graph
-    simple = projection(view)
-    positions, community = _layout(simple, fragments)
+    drawn = drawn or drawing(graph, max_nodes=max_nodes)
+    view, left_out = drawn.view, drawn.left_out
+    positions, community = placed or place(drawn.simple, fragments)
     order = sorted(view.nodes)
     index = {node: i for i, node in enumerate(order)}
 
@@ -176,9 +199,10 @@ def _tojson(env: Environment, value: object) -> Markup:
     return htmlsafe_json_dumps(value, **env.policies["json.dumps_kwargs"])
 
 
-def _layout(simple: Projection, fragments: Path | None) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
+def place(simple: Projection, fragments: Path | None) -> Placed:
     """force_layout(simple) and _communities(simple), from the cache folder `fragments` when they
-    were computed for this very input."""
+    were computed for this very input. Reads no graph: a forked worker can run it without copying
+    the build process's graph."""
     store = Fragments(fragments, "layout").open()
     kept = store.piece(
         lambda: (simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes()),
