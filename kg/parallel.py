@@ -24,7 +24,7 @@ from kg.errors import ExtractionError
 from kg.discover import Lexicon
 from kg.extract import Matcher, build_matcher, extract
 from kg.model import Extraction, Note
-from kg.processes import can_fork, frozen_heap, start_forked_worker, worker_pool
+from kg.processes import can_fork, frozen_heap, follow_parent, worker_pool
 
 Progress = Callable[[int, int], None]
 
@@ -172,7 +172,7 @@ def _extract_in_pool(
         if workers > 1:
             matcher.tokenizer  # noqa: B018 - built before the fork, so no worker builds its own
         _WORKER_MATCHER[:] = [matcher]
-        context, initializer, initargs = multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),)
+        context, initializer, initargs = multiprocessing.get_context("fork"), follow_parent, (os.getpid(),)
     else:
         context, initializer, initargs = multiprocessing.get_context("spawn"), _start_worker, (dictionary, lexicon)
     out: dict[str, Extraction] = {}

@@ -29,8 +29,9 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and sys.platform != "darwin" and threading.active_count() == 1
 
 
-def start_forked_worker(parent: int) -> None:
-    """Pool initializer of a forked worker: leave Ctrl-C to the parent, and die with it."""
+def follow_parent(parent: int) -> None:
+    """Pool initializer of a worker (forked, or spawned with nothing of its own to set up): leave
+    Ctrl-C to the parent, and die with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent handles it
     die_with_parent(parent)
 

@@ -6,7 +6,8 @@ Adding a format is adding one module and one line to `formats`.
 may (see `kg.processes.can_fork`): they only read the graph, which a forked child shares with its parent
 without copying or pickling it, and each writes its own file, so no text travels between
 processes and no process holds more than one output. The files are the same bytes however they
-were written; `render_all` gives the same texts as strings.
+were written; `render_all` gives the same texts as strings. On a graph too big for a forked copy,
+this process writes every file while a spawned worker lays out the page.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import networkx as nx
 
 from kg.errors import ExportError
 from kg.graph import edge_count
-from kg.processes import affordable_workers, can_fork, frozen_heap, give_back_memory, start_forked_worker, worker_pool
+from kg.processes import affordable_workers, can_fork, frozen_heap, give_back_memory, follow_parent, worker_pool
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ MIN_EDGES_FOR_WORKERS = 5_000
 
 # A forked writer comes to copy most of the graph (see affordable_workers), about 700 bytes an edge.
 # Past this many edges (about 25,000 notes) that is GiBs: the build process then writes every
-# format itself while one forked worker lays out the page, which reads no graph and copies none.
+# format itself while one spawned worker lays out the page, from arrays (see _write_beside_layout).
 COPY_GRAPH_UP_TO_EDGES = 1_000_000
 
 
@@ -87,18 +88,18 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
     forked workers (as many as free memory allows, see `affordable_workers`), each taking the next
     format whenever it is free; else this process writes them one after the other. Past
     COPY_GRAPH_UP_TO_EDGES edges, this process writes them all while one forked worker lays out
-    the page.
+    the page (from arrays: no copy of the graph).
     """
     registered = formats()
     names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
     if fragments is not None:
         options = {**options, "fragments": fragments}
     forked = 0
-    edges = edge_count(graph) if jobs >= 2 and can_fork() else 0
+    edges = edge_count(graph) if jobs >= 2 else 0
     if edges > COPY_GRAPH_UP_TO_EDGES and "html" in registered:
         _write_beside_layout(registered, names, graph, folder, options)
         return [registered[name].filename for name in registered]
-    if edges >= MIN_EDGES_FOR_WORKERS:
+    if edges >= MIN_EDGES_FOR_WORKERS and can_fork():
         forked = affordable_workers(min(jobs, len(names)) - 1)
     if forked == 0:
         for name in names:
@@ -106,7 +107,7 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
         return [registered[name].filename for name in registered]
     _SHARED[:] = [graph, folder, options]
     try:
-        with frozen_heap(), worker_pool(forked, multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),), died=_writer_died) as pool:
+        with frozen_heap(), worker_pool(forked, multiprocessing.get_context("fork"), follow_parent, (os.getpid(),), died=_writer_died) as pool:
             share_out(names, lambda name: pool.submit(_write_shared, name), forked, lambda name: _write(registered[name], graph, folder, options))
     finally:
         _SHARED.clear()
@@ -114,22 +115,21 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
 
 
 def _write_beside_layout(registered: dict[str, Format], names: list[str], graph: nx.MultiDiGraph, folder: Path, options: dict) -> None:
-    """Write `names` here, the page last, while one forked worker computes its layout and
-    communities (kg.export.html.place: numpy arrays in, positions out; the worker touches no
-    object of the graph, so it copies none of it)."""
+    """Write `names` here, the page last, while one worker computes the page's layout and
+    communities (kg.export.html.place: the projection's arrays in, positions out).
+
+    The worker is spawned, not forked: a forked child shares this process's pages, and every page
+    this process then writes to while it renders (each object it reads, through its reference
+    count) would be copied, one copy each: at 50,000 notes the two came to hold 4 GiB."""
     from kg.export import html
 
     drawn = html.drawing(graph, max_nodes=options.get("max_nodes"))
-    _SHARED[:] = [drawn.simple, options.get("fragments")]
-    try:
-        with frozen_heap(), worker_pool(1, multiprocessing.get_context("fork"), start_forked_worker, (os.getpid(),), died=_writer_died) as pool:
-            placing = pool.submit(_place_shared)
-            for name in names:
-                if name != "html":
-                    _write(registered[name], graph, folder, options)
-            _write(registered["html"], graph, folder, {**options, "drawn": drawn, "placed": placing.result()})
-    finally:
-        _SHARED.clear()
+    with worker_pool(1, multiprocessing.get_context("spawn"), follow_parent, (os.getpid(),), died=_writer_died) as pool:
+        placing = pool.submit(html.place, drawn.simple, options.get("fragments"))
+        for name in names:
+            if name != "html":
+                _write(registered[name], graph, folder, options)
+        _write(registered["html"], graph, folder, {**options, "drawn": drawn, "placed": placing.result()})
 
 
 def share_out(names: list[str], submit: Callable[[str], Future], workers: int, write_here: Callable[[str], None]) -> None:
@@ -172,18 +172,10 @@ def write_file(path: Path, write: Callable[[TextIO], object]) -> None:
         os.fsync(handle.fileno())
 
 
-# Set in the parent just before the workers fork and read by them, cleared after: the graph, folder
-# and options for writers, the page's projection and cache folder for its layout.
+# The graph, folder and options, set in the parent just before the workers fork and read by them; cleared after.
 _SHARED: list = []
 
 
 def _write_shared(name: str) -> None:
     graph, folder, options = _SHARED
     _write(formats()[name], graph, folder, options)
-
-
-def _place_shared() -> tuple:
-    from kg.export import html
-
-    simple, fragments = _SHARED
-    return html.place(simple, fragments)
