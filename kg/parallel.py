@@ -24,7 +24,7 @@ from kg.errors import ExtractionError
 from kg.discover import Lexicon
 from kg.extract import Matcher, build_matcher, extract
 from kg.model import Extraction, Note
-from kg.processes import can_fork, frozen_heap, follow_parent, worker_pool
+from kg.processes import can_fork, follow_parent, frozen_heap, worker_pool
 
 Progress = Callable[[int, int], None]
 

@@ -167,10 +167,13 @@ kg.export.html.force_layout, kg.export._write = no_layout, writing
 (work / "beside").mkdir()
 kg.export.write_all(graph, work / "beside", jobs=2)
 print(json.dumps(written))
+(work / "fifty").mkdir()
+kg.export.write_all(graph, work / "fifty", jobs=2, max_nodes=50)
 kg.export.html.force_layout = layout
 (work / "texts").mkdir()
 for name, text in kg.export.render_all(graph).items():
     (work / "texts" / name).write_text(text, encoding="utf-8", newline="\\n")
+(work / "texts" / "fifty.html").write_text(kg.export.html.render(graph, max_nodes=50), encoding="utf-8", newline="\\n")
 """
 
 
@@ -183,8 +186,10 @@ def test_past_the_copy_limit_the_build_process_writes_while_a_worker_lays_out_th
     assert sorted(written) == ["graph.graphml", "graph.html", "graph.json", "graph.ttl"]
     assert written[-1] == "graph.html"  # last: it waits for the layout
     texts = read_outputs_of(tmp_path / "texts")
+    fifty = texts.pop("fifty.html")
     assert read_outputs_of(tmp_path / "beside") == texts
     assert len(texts["graph.html"]) > 10_000
+    assert (tmp_path / "fifty" / "graph.html").read_bytes() == fifty != texts["graph.html"]  # --max-nodes too
 
 
 def test_each_format_goes_to_whichever_writer_is_free_first():

@@ -26,7 +26,7 @@ import networkx as nx
 
 from kg.errors import ExportError
 from kg.graph import edge_count
-from kg.processes import affordable_workers, can_fork, frozen_heap, give_back_memory, follow_parent, worker_pool
+from kg.processes import affordable_workers, can_fork, follow_parent, frozen_heap, give_back_memory, worker_pool
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
     With `jobs` > 1 on a big graph, `jobs` processes write the formats at once: this one and
     forked workers (as many as free memory allows, see `affordable_workers`), each taking the next
     format whenever it is free; else this process writes them one after the other. Past
-    COPY_GRAPH_UP_TO_EDGES edges, this process writes them all while one forked worker lays out
+    COPY_GRAPH_UP_TO_EDGES edges, this process writes them all while one spawned worker lays out
     the page (from arrays: no copy of the graph).
     """
     registered = formats()

@@ -201,8 +201,8 @@ def _tojson(env: Environment, value: object) -> Markup:
 
 def place(simple: Projection, fragments: Path | None) -> Placed:
     """force_layout(simple) and _communities(simple), from the cache folder `fragments` when they
-    were computed for this very input. Reads no graph: a forked worker can run it without copying
-    the build process's graph."""
+    were computed for this very input. Reads no graph: on big graphs kg.export runs it in a
+    spawned worker, beside the build process's writers."""
     store = Fragments(fragments, "layout").open()
     kept = store.piece(
         lambda: (simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes()),
