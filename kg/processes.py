@@ -1,7 +1,8 @@
 """Worker processes: when forking is safe, and how a worker behaves (Ctrl-C, a killed parent).
 
 kg forks workers where it can (extraction, writing the outputs): a forked child shares the
-parent's matcher, graph and word lists without pickling or rebuilding them.
+parent's matcher, graph and word lists without pickling or rebuilding them. Where a fork would
+copy too much, or cannot be made, workers are spawned instead (see kg.export, kg.parallel).
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ def affordable_workers(wanted: int) -> int:
 
     A forked child shares the parent's pages, but CPython's reference counts write to every object
     it reads, so a child that walks the whole graph (an output writer) ends up with a private copy of
-    most of them: plan on each holding as much as this process does now. At 50,000 notes that is
-    about 4 GiB a writer; a machine without that to spare writes one file at a time instead.
+    most of them: plan on each holding as much as this process does now (past a million edges kg.export
+    forks no writer at all). A machine without that to spare writes one file at a time instead.
     """
     if wanted < 1:
         return 0

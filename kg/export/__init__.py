@@ -3,11 +3,12 @@
 Adding a format is adding one module and one line to `formats`.
 
 `write_all` writes every format into a folder, side by side in forked worker processes when it
-may (see `kg.processes.can_fork`): they only read the graph, which a forked child shares with its parent
-without copying or pickling it, and each writes its own file, so no text travels between
-processes and no process holds more than one output. The files are the same bytes however they
-were written; `render_all` gives the same texts as strings. On a graph too big for a forked copy,
-this process writes every file while a spawned worker lays out the page.
+may (see `kg.processes.can_fork`): a forked child reads the graph without it being pickled, and
+each writes its own file, so no text travels between processes and no process holds more than
+one output. Each forked writer still ends up with a copy of most of the graph (reference counts
+write to every object read), so on a graph too big for that copy this process writes every file
+while a spawned worker lays out the page. The files are the same bytes however they were
+written; `render_all` gives the same texts as strings.
 """
 
 from __future__ import annotations
@@ -94,23 +95,19 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
     names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
     if fragments is not None:
         options = {**options, "fragments": fragments}
-    forked = 0
     edges = edge_count(graph) if jobs >= 2 else 0
     if edges > COPY_GRAPH_UP_TO_EDGES and "html" in registered:
         _write_beside_layout(registered, names, graph, folder, options)
-        return [registered[name].filename for name in registered]
-    if edges >= MIN_EDGES_FOR_WORKERS and can_fork():
-        forked = affordable_workers(min(jobs, len(names)) - 1)
-    if forked == 0:
+    elif edges >= MIN_EDGES_FOR_WORKERS and can_fork() and (forked := affordable_workers(min(jobs, len(names)) - 1)):
+        _SHARED[:] = [graph, folder, options]
+        try:
+            with frozen_heap(), worker_pool(forked, multiprocessing.get_context("fork"), follow_parent, (os.getpid(),), died=_writer_died) as pool:
+                share_out(names, lambda name: pool.submit(_write_shared, name), forked, lambda name: _write(registered[name], graph, folder, options))
+        finally:
+            _SHARED.clear()
+    else:
         for name in names:
             _write(registered[name], graph, folder, options)
-        return [registered[name].filename for name in registered]
-    _SHARED[:] = [graph, folder, options]
-    try:
-        with frozen_heap(), worker_pool(forked, multiprocessing.get_context("fork"), follow_parent, (os.getpid(),), died=_writer_died) as pool:
-            share_out(names, lambda name: pool.submit(_write_shared, name), forked, lambda name: _write(registered[name], graph, folder, options))
-    finally:
-        _SHARED.clear()
     return [registered[name].filename for name in registered]
 
 
