@@ -17,6 +17,7 @@ from importlib import resources
 
 import ahocorasick
 
+from kg.cache import WordTable
 from kg.dictionary import Dictionary, Entry
 from kg.discover import Lexicon, discover
 from kg.model import EVIDENCE_PER_PAIR, Extraction, Mention, Note
@@ -50,27 +51,37 @@ class Matcher:
     automaton: ahocorasick.Automaton
     lexicon: Lexicon
     han_names: tuple[str, ...]
+    words: WordTable | None = None  # where the tokenizer's word table is kept between builds, if anywhere
 
     @cached_property
     def tokenizer(self):
-        """A private jieba.Tokenizer that knows the dictionary's Chinese names (built on first use)."""
+        """A private jieba.Tokenizer that knows the dictionary's Chinese names (made on first use,
+        from `words` when it holds the table)."""
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
         tokenizer = jieba.Tokenizer()
+        stored = self.words.load() if self.words is not None else None
+        if stored is not None:
+            with tokenizer.lock:  # what Tokenizer.initialize sets, from the table it would build
+                tokenizer.FREQ, tokenizer.total = stored
+                tokenizer.initialized = True
+            return tokenizer
         tokenizer.initialize()
         for name in self.han_names:
             tokenizer.add_word(name, freq=tokenizer.suggest_freq(name, tune=False))
+        if self.words is not None:
+            self.words.save(tokenizer.FREQ, tokenizer.total)
         return tokenizer
-
 
     def cut(self, text: str) -> list[str]:
         """jieba's words of `text`, without HMM guessing (deterministic, fast)."""
         return self.tokenizer.lcut(text, HMM=False)
 
 
-def build_matcher(dictionary: Dictionary, lexicon: Lexicon | None = None) -> Matcher:
-    """The matcher for `dictionary`; `lexicon` is `build_lexicon(dictionary)`, built here if not given."""
+def build_matcher(dictionary: Dictionary, lexicon: Lexicon | None = None, words: WordTable | None = None) -> Matcher:
+    """The matcher for `dictionary`; `lexicon` is `build_lexicon(dictionary)`, built here if not
+    given; `words` keeps its tokenizer's word table between builds (see kg.cache.WordTable)."""
     automaton = ahocorasick.Automaton()
     spellings: dict[str, list[Entry]] = {}
     han_names: set[str] = set()
@@ -87,7 +98,7 @@ def build_matcher(dictionary: Dictionary, lexicon: Lexicon | None = None) -> Mat
         automaton.add_word(key, (key, tuple(entries)))
     if len(automaton):
         automaton.make_automaton()
-    return Matcher(dictionary=dictionary, automaton=automaton, lexicon=lexicon or build_lexicon(dictionary), han_names=tuple(sorted(han_names)))
+    return Matcher(dictionary=dictionary, automaton=automaton, lexicon=lexicon or build_lexicon(dictionary), han_names=tuple(sorted(han_names)), words=words)
 
 
 def build_lexicon(dictionary: Dictionary) -> Lexicon:

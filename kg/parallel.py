@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import nullcontext
 
-from kg.cache import ExtractionCache
+from kg.cache import ExtractionCache, WordTable
 from kg.dictionary import Dictionary
 from kg.errors import ExtractionError
 from kg.discover import Lexicon
@@ -78,11 +78,12 @@ def extract_all(
         else:
             jobs = jobs or default_jobs()
             lexicon = cache.lexicon(dictionary) if cache is not None else None
+            words = cache.word_table(dictionary) if cache is not None else None
             if jobs > 1 and (len(pending) >= MIN_NOTES_FOR_POOL or (meanwhile is not None and can_fork())):
-                fresh = _extract_in_pool(pending, dictionary, jobs=jobs, progress=report, lexicon=lexicon, meanwhile=meanwhile)
+                fresh = _extract_in_pool(pending, dictionary, jobs=jobs, progress=report, lexicon=lexicon, words=words, meanwhile=meanwhile)
                 meanwhile = None
             else:
-                fresh = _extract_here(pending, dictionary, progress=report, lexicon=lexicon)
+                fresh = _extract_here(pending, dictionary, progress=report, lexicon=lexicon, words=words)
         done.update(fresh)
     else:
         report(0)
@@ -120,8 +121,10 @@ class _Counter:
             self.progress(self.done, self.total)
 
 
-def _extract_here(notes: Sequence[Note], dictionary: Dictionary, *, progress: Callable[[int], None], lexicon: Lexicon | None = None) -> dict[str, Extraction]:
-    matcher = build_matcher(dictionary, lexicon)
+def _extract_here(
+    notes: Sequence[Note], dictionary: Dictionary, *, progress: Callable[[int], None], lexicon: Lexicon | None = None, words: WordTable | None = None
+) -> dict[str, Extraction]:
+    matcher = build_matcher(dictionary, lexicon, words)
     out = {}
     for note in notes:
         out[note.path] = extract(note, matcher)
@@ -134,9 +137,9 @@ def _extract_here(notes: Sequence[Note], dictionary: Dictionary, *, progress: Ca
 _WORKER_MATCHER: list[Matcher] = []
 
 
-def _start_worker(dictionary: Dictionary, lexicon: Lexicon | None = None) -> None:
+def _start_worker(dictionary: Dictionary, lexicon: Lexicon | None = None, words: WordTable | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent handles it
-    _WORKER_MATCHER[:] = [build_matcher(dictionary, lexicon)]
+    _WORKER_MATCHER[:] = [build_matcher(dictionary, lexicon, words)]
 
 
 def _worker_chunk(notes: list[Note]) -> list[tuple[str, Extraction]]:
@@ -156,6 +159,7 @@ def _extract_in_pool(
     jobs: int,
     progress: Callable[[int], None],
     lexicon: Lexicon | None = None,
+    words: WordTable | None = None,
     meanwhile: Callable[[], object] | None = None,
 ) -> dict[str, Extraction]:
     """Spread `notes` over `jobs` worker processes, calling `meanwhile` here once they have work.
@@ -168,13 +172,13 @@ def _extract_in_pool(
     workers = min(jobs, len(notes)) if len(notes) >= MIN_NOTES_FOR_POOL else 1
     forked = can_fork()
     if forked:
-        matcher = build_matcher(dictionary, lexicon)
+        matcher = build_matcher(dictionary, lexicon, words)
         if workers > 1:
             matcher.tokenizer  # noqa: B018 - built before the fork, so no worker builds its own
         _WORKER_MATCHER[:] = [matcher]
         context, initializer, initargs = multiprocessing.get_context("fork"), follow_parent, (os.getpid(),)
     else:
-        context, initializer, initargs = multiprocessing.get_context("spawn"), _start_worker, (dictionary, lexicon)
+        context, initializer, initargs = multiprocessing.get_context("spawn"), _start_worker, (dictionary, lexicon, words)
     out: dict[str, Extraction] = {}
     try:
         with frozen_heap() if forked else nullcontext(), worker_pool(workers, context, initializer, initargs, died=_extractor_died) as pool:

@@ -247,14 +247,49 @@ def test_word_lists_are_kept_and_damage_only_costs_a_rebuild(vault, tmp_path, mo
     assert reference.keys() == read_outputs(out).keys()
 
 
+def test_the_tokenizer_word_table_is_kept_and_damage_only_costs_a_rebuild(vault, tmp_path, monkeypatch):
+    import jieba
+
+    from kg.cache import WORDS_FILE, ExtractionCache
+    from kg.dictionary import load_dictionary
+    from kg.extract import build_matcher
+
+    out = tmp_path / "out"
+    build_vault(vault, out, jobs=1)
+    stored = out / CACHE_FOLDER / WORDS_FILE
+    assert stored.stat().st_size > 1_000_000
+    dictionary = load_dictionary()
+    fresh = build_matcher(dictionary).tokenizer  # made by jieba, as without a cache
+    kept = build_matcher(dictionary, words=ExtractionCache(out / CACHE_FOLDER, dictionary_digest=dictionary.digest).word_table(dictionary))
+    with monkeypatch.context() as patch:
+        patch.setattr(jieba.Tokenizer, "initialize", lambda *_: pytest.fail("the word table was made again although it was kept"))
+        assert kept.tokenizer.FREQ == fresh.FREQ and kept.tokenizer.total == fresh.total
+        sentence = "京东方与京东都和三星谈过"
+        assert kept.cut(sentence) == fresh.lcut(sentence, HMM=False)
+        note = first_article(vault)
+        text = note.read_text(encoding="utf-8")
+        body = text.index("\n---\n", 4) + 5  # the text goes before the links at the end, which are not prose
+        note.write_text(text[:body] + "\n另见京东与三星的合作。\n" + text[body:], encoding="utf-8")  # short Chinese names: jieba has its say
+        edited = build_vault(vault, out, jobs=1)
+    assert edited.cache.misses == 1
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
+
+    stored.write_bytes(stored.read_bytes()[:5000])  # right header, cut-off pickle
+    note.write_text(note.read_text(encoding="utf-8").replace("另见京东", "又见京东"), encoding="utf-8")
+    build_vault(vault, out, jobs=1)
+    assert stored.stat().st_size > 1_000_000, "the damaged file was not replaced"
+    assert read_outputs(out) == clean_build(vault, tmp_path / "clean2")
+
+
 # ---- Turtle pieces kept between builds (kg.fragments) -----------------------------------------
 
 
 @pytest.mark.parametrize("fmt", ["ttl", "graphml"])
 def test_pieces_are_reused_and_only_a_changed_article_is_made_again(vault, tmp_path, monkeypatch, fmt):
-    """graph.ttl keeps each article's run of mentions and evidence, graph.graphml the edges of each
-    source node, by the digest of what makes them: a second write finds every piece, a changed
-    mention costs exactly its article's piece, the bytes never change."""
+    """graph.ttl keeps each article's run of mentions and evidence and runs of node subjects,
+    graph.graphml the edges of each source node, by the digest of what makes them: a second write
+    finds every piece, a changed mention costs exactly its article's piece, a renamed entity its
+    node's piece, the bytes never change."""
     import io
 
     import networkx as nx
@@ -266,11 +301,12 @@ def test_pieces_are_reused_and_only_a_changed_article_is_made_again(vault, tmp_p
     module = {"ttl": turtle, "graphml": graphml}[fmt]
     monkeypatch.setattr(kg.fragments, "FLUSH_CHARACTERS", 2_000)  # new pieces go to disk in many batches
     graph = build_vault(vault, tmp_path / "out", jobs=1, cache=False).graph
-    if fmt == "ttl":
-        pieces = len({u for u, _v, key in graph.edges(keys=True) if key == "mentions"})
+    if fmt == "ttl":  # a run per article with mentions, and runs of about NODES_PER_PIECE node subjects between
+        runs = len({u for u, _v, key in graph.edges(keys=True) if key == "mentions"})
+        least, most = runs + 1, runs + graph.number_of_nodes()
     else:
-        pieces = len({u for u, _v in graph.edges()})
-    assert pieces >= 10
+        least = most = len({u for u, _v in graph.edges()})
+    assert least >= 10
     folder = tmp_path / "fragments"
     seen: list[Fragments] = []
     real_open = Fragments.open
@@ -283,12 +319,16 @@ def test_pieces_are_reused_and_only_a_changed_article_is_made_again(vault, tmp_p
         return handle.getvalue()
 
     first = written(graph)
+    pieces = len(seen[0].used)
+    assert least <= pieces <= most
     second = written(graph)
     article, entity = next((u, v) for u, v, key in sorted(graph.edges(keys=True)) if key == "mentions")
     graph.edges[article, entity, "mentions"]["count"] += 1
     third = written(graph)
-    assert [store.hits for store in seen if store.path is not None] == [0, pieces, pieces - 1]
-    assert first == second != third
+    graph.nodes[entity]["label"] += " (renamed)"  # in graph.ttl its node's piece; graph.graphml keeps nodes out of pieces
+    fourth = written(graph)
+    assert [store.hits for store in seen if store.path is not None] == [0, pieces, pieces - 1, pieces - (fmt == "ttl")]
+    assert first == second != third != fourth
 
 
 def test_a_damaged_fragment_file_only_costs_its_pieces(vault, tmp_path):

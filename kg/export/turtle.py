@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 import io
 import itertools
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -388,29 +389,53 @@ def render(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE, **_: object) -> 
 def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, fragments: Path | None = None, **_: object) -> None:
     """`render`, written to `handle` a batch at a time instead of returned whole.
 
-    With `fragments` (a cache folder), each article's run of mentions and evidence is kept there
-    by a digest of everything it is made of (kg's code, the base, the IRIs and data of its
-    mentions), and written from there while that digest stays the same: after a one-note edit,
-    nearly all of the file. The bytes are the same either way.
+    The file is written in pieces: each article's run of mentions and evidence, and between them
+    runs of about NODES_PER_PIECE node subjects. With `fragments` (a cache folder), each piece is
+    kept there by a digest of everything it is made of (kg's code, the base, the IRIs and data of
+    its mentions or nodes and their relations), and written from there while that digest stays
+    the same: after a one-note edit, nearly all of the file. The bytes are the same either way
+    (pyoxigraph's Turtle of triples cut at a subject is the texts of the parts joined).
     """
     iri = node_iris(graph, base)
     store = Fragments(fragments, "ttl", salt=base).open()
     handle.write(header() + "\n")
-    batch: list[Triple] = []
+    nodes: list[list[_Recipe]] = []  # the node subjects of the piece being gathered
+
+    def write_nodes() -> None:
+        chosen = nodes.copy()
+        nodes.clear()
+        handle.write(store.piece(
+            lambda: ("nodes", [_node_parts(graph, iri, recipe[1]) for recipes in chosen for recipe in recipes]),
+            lambda: _turtle([t for recipes in chosen for t in _block(graph, iri, recipes)]),
+        ))
+
     for what, key, recipes in _pieces(graph, iri, base):
         if what == "node":
-            batch += _block(graph, iri, recipes)
-            if len(batch) >= BATCH:
-                handle.write(_turtle(batch))
-                batch = []
+            nodes.append(recipes)
+            if _ends_piece(key):
+                write_nodes()
             continue
-        if batch:
-            handle.write(_turtle(batch))
-            batch = []
+        if nodes:
+            write_nodes()
         handle.write(store.piece(
             lambda key=key, recipes=recipes: (key, [(iri[r[1]].value, iri[r[2]].value, r[3], r[4]) for r in recipes]),
             lambda recipes=recipes: _run_text(graph, iri, recipes),
         ))
-    if batch:
-        handle.write(_turtle(batch))
+    if nodes:
+        write_nodes()
     store.close()
+
+
+# Node subjects per piece, on average. A piece ends at a subject whose IRI's checksum says so, not
+# at a count, so a node added or removed changes one piece, not every piece after it.
+NODES_PER_PIECE = 32
+
+
+def _ends_piece(subject: str) -> bool:
+    return zlib.crc32(subject.encode("utf-8", "surrogatepass")) % NODES_PER_PIECE == 0
+
+
+def _node_parts(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], node: str) -> tuple:
+    """Everything `_node` makes a node's triples of: its IRI, its data, its relations' targets."""
+    related = [(key, iri[v].value) for v, keyed in graph._succ[node].items() for key in keyed if key in EDGE_PROPERTIES]
+    return iri[node].value, graph.nodes[node], related
