@@ -193,37 +193,60 @@ def test_past_the_copy_limit_the_build_process_writes_while_a_worker_lays_out_th
 
 
 def test_each_format_goes_to_whichever_writer_is_free_first():
+    """Writers take the next format whenever they are free: a slow writer holds only what it
+    took, the other takes all the rest, each format is written once, and a writer's error is raised."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from kg.export import share_out
+    from kg.export import Turns, share_out
 
     names = ["ttl", "html", "graphml", "json", "extra"]
-    started, release = threading.Event(), threading.Event()
-    by_worker: list[str] = []
-    here: list[str] = []
 
-    def slow_worker(name: str) -> None:
-        started.set()
-        assert release.wait(10)
-        by_worker.append(name)
+    def worker_task(turns: Turns, write):  # noqa: ANN202 - what a forked writer runs (kg.export._write_turns)
+        def task() -> None:
+            while (name := turns.take()) is not None:
+                write(name)
+        return task
 
-    def write_here(name: str) -> None:
-        assert started.wait(10)
-        here.append(name)
-        if len(here) == 3:
-            release.set()  # the worker finishes its first format only now
+    def until(condition) -> None:
+        deadline = time.monotonic() + 10
+        while not condition():
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
 
-    with ThreadPoolExecutor(1) as pool:
-        share_out(names, lambda name: pool.submit(slow_worker, name), 1, write_here)
-    assert by_worker[0] == "ttl" and here[:3] == ["html", "graphml", "json"]
-    assert sorted(by_worker + here) == sorted(names)  # each written once, the fifth by whoever was free
+    for slow in ("worker", "here"):
+        turns = Turns(names)
+        both = threading.Barrier(2, timeout=10)  # each side has taken its first format
+        by_worker: list[str] = []
+        here: list[str] = []
+
+        def write_in_worker(name: str, by_worker=by_worker, here=here, both=both, slow=slow) -> None:
+            if not by_worker:
+                both.wait()
+            by_worker.append(name)
+            if slow == "worker":  # busy until the other side has written all the rest
+                until(lambda: len(here) == len(names) - 1)
+
+        def write_here(name: str, by_worker=by_worker, here=here, both=both, slow=slow) -> None:
+            if not here:
+                both.wait()
+            here.append(name)
+            if slow == "here":
+                until(lambda: len(by_worker) == len(names) - 1)
+
+        with ThreadPoolExecutor(1) as pool:
+            share_out(turns, [pool.submit(worker_task(turns, write_in_worker))], write_here)
+        assert sorted(by_worker + here) == sorted(names), "each format is written exactly once"
+        slow_side, fast_side = (by_worker, here) if slow == "worker" else (here, by_worker)
+        assert len(slow_side) == 1 and len(fast_side) == len(names) - 1
+        assert turns.take() is None
 
     def broken(name: str) -> None:
         raise OSError(f"disk full writing {name}")
 
-    with ThreadPoolExecutor(1) as pool, pytest.raises(OSError, match="disk full writing ttl"):
-        share_out(names, lambda name: pool.submit(broken, name), 1, lambda name: time.sleep(0.05))
+    turns = Turns(names)
+    with ThreadPoolExecutor(1) as pool, pytest.raises(OSError, match="disk full writing"):
+        share_out(turns, [pool.submit(worker_task(turns, broken))], lambda name: time.sleep(0.05))
 
 
 def read_outputs_of(folder: Path) -> dict[str, bytes]:
