@@ -1,6 +1,6 @@
 """Benchmark `kg build` on a vault against the floor of any jieba-based builder, measured in the same run.
 
-    python bench/bench.py VAULT [--jobs N] [--work DIR] [--no-verify] [--stages] [--json FILE]
+    python bench/bench.py VAULT [--jobs N] [--edits K] [--work DIR] [--no-verify] [--stages] [--json FILE]
     python bench/bench.py VAULT --cold-only      (one cold build: time and peak memory, for huge vaults)
 
 Prints, for VAULT (copied first into a scratch folder, so the vault itself is never touched):
@@ -8,7 +8,8 @@ Prints, for VAULT (copied first into a scratch folder, so the vault itself is ne
                a fresh jieba.Tokenizer initialised first (the least any jieba-based builder does)
   cold         `kg build` into an empty folder (no cache), with --jobs N (default: every core)
   unchanged    a rebuild with nothing changed (everything from the cache)
-  one edit     a rebuild after one note is edited (a paragraph appended)
+  one edit     a rebuild after one note is edited (a paragraph appended), --edits times (default 3,
+               each a new paragraph): the median, and each run (the host's speed varies from run to run)
   one new      a rebuild after one note is added
   peak memory  the largest total PSS of the build's process tree (parent + workers), sampled every
                100 ms: each process's own pages plus its share of pages it shares, so memory a
@@ -133,12 +134,12 @@ def same_outputs(left: Path, right: Path) -> bool:
     return all(filecmp.cmp(left / name, right / name, shallow=False) for name in OUTPUTS)
 
 
-def edit_one(vault: Path) -> Path:
-    """Append a paragraph to the middle note (sorted by path); returns it."""
+def edit_one(vault: Path, number: int = 1) -> Path:
+    """Append paragraph `number` to the middle note (sorted by path); returns it."""
     notes = sorted(p for p in vault.rglob("*") if p.suffix.lower() in SUFFIXES)
     note = notes[len(notes) // 2]
     with open(note, "a", encoding="utf-8") as handle:
-        handle.write("\n\n补充：本段为基准测试追加的一段文字，提到 OpenAI 与 ChatGPT。\n")
+        handle.write(f"\n\n补充{number}：本段为基准测试追加的一段文字，提到 OpenAI 与 ChatGPT。\n")
     return note
 
 
@@ -152,6 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("vault", type=Path)
     parser.add_argument("--jobs", type=int, default=None, help="kg build --jobs (default: every core)")
+    parser.add_argument("--edits", type=int, default=3, help="how many one-note edits to time (the median is reported)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one, removed after)")
     parser.add_argument("--no-verify", action="store_true", help="skip the clean build that checks incremental outputs")
     parser.add_argument("--stages", action="store_true", help="also time each pipeline stage")
@@ -177,7 +179,7 @@ def main() -> None:
             args.json.write_text(json.dumps({"vault": str(args.vault), "cold": cold}, indent=1) + "\n", encoding="utf-8")
         return
     try:
-        figures = measure(args.vault, scratch, jobs=args.jobs, verify=not args.no_verify, with_stages=args.stages)
+        figures = measure(args.vault, scratch, jobs=args.jobs, verify=not args.no_verify, with_stages=args.stages, edits=max(1, args.edits))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     show(figures)
@@ -185,7 +187,7 @@ def main() -> None:
         args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def measure(source: Path, scratch: Path, *, jobs: int | None, verify: bool, with_stages: bool) -> dict:
+def measure(source: Path, scratch: Path, *, jobs: int | None, verify: bool, with_stages: bool, edits: int = 3) -> dict:
     vault, out = scratch / "vault", scratch / "out"
     shutil.copytree(source, vault, ignore=shutil.ignore_patterns(".*"))
     jobs_args = ["--jobs", str(jobs)] if jobs else []
@@ -194,8 +196,12 @@ def measure(source: Path, scratch: Path, *, jobs: int | None, verify: bool, with
     figures["floor"] = {"seconds": floor_wall, "peak_rss": floor_peak, **json.loads(report)}
     figures["cold"] = kg_build(vault, out, *jobs_args)
     figures["unchanged"] = kg_build(vault, out, *jobs_args)
-    edited = edit_one(vault)
-    figures["one_edit"] = {**kg_build(vault, out, *jobs_args), "note": edited.relative_to(vault).as_posix()}
+    runs = []
+    for number in range(1, edits + 1):
+        edited = edit_one(vault, number)
+        runs.append(kg_build(vault, out, *jobs_args))
+    middle = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+    figures["one_edit"] = {**middle, "note": edited.relative_to(vault).as_posix(), "runs": [r["seconds"] for r in runs]}
     add_one(vault)
     figures["one_new"] = kg_build(vault, out, *jobs_args)
     if verify:
@@ -220,7 +226,9 @@ def show(f: dict) -> None:
     print(f"vault {f['vault']}: {f['floor']['notes']} notes, {f['floor']['chars']:,} characters; {f['cores']} cores, --jobs {f['jobs']}")
     print(f"  floor (jieba)     {f['floor']['seconds']:7.2f} s  (init {f['floor']['init']:.2f} s, read+parse+lcut {f['floor']['loop']:.2f} s)  peak {f['floor']['peak_rss'] / mib:6.0f} MiB")
     for key, label in (("cold", "cold build"), ("unchanged", "rebuild, no change"), ("one_edit", "rebuild, one edit"), ("one_new", "rebuild, one new")):
-        print(f"  {label:<17} {f[key]['seconds']:7.2f} s  peak {f[key]['peak_rss'] / mib:6.0f} MiB (PSS)")
+        runs = f[key].get("runs", [])
+        each = f"  (median of {', '.join(f'{s:.2f}' for s in runs)})" if len(runs) > 1 else ""
+        print(f"  {label:<17} {f[key]['seconds']:7.2f} s  peak {f[key]['peak_rss'] / mib:6.0f} MiB (PSS){each}")
     print(f"  cold: {f['notes_per_s']:.0f} notes/s, {f['chars_per_s']:,.0f} characters/s; cold / floor = {f['cold_over_floor']:.2f}; one edit / cold = {f['edit_over_cold']:.2f}")
     if "incremental_identical_to_clean" in f:
         print(f"  incremental outputs identical to a clean build: {'yes' if f['incremental_identical_to_clean'] else 'NO'}")
