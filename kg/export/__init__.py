@@ -150,9 +150,10 @@ def share_out(turns: Turns, workers: list[Future], write_here: Callable[[str], N
     do the same, see `_write_turns`) take theirs; raise a worker's error once all are done.
 
     Each writer takes the next name whenever it is free, so nobody waits while a format is left:
-    how long a format takes depends on the graph and on what its cache holds, and a fixed share
-    left one side idle (at 10,000 notes, a second of the four formats' four). Doing a share here
-    also spares one forked copy of the graph (each forked writer comes to copy most of it)."""
+    how long a format takes depends on the graph and on what its cache holds. (Handing formats
+    out from here, between this process's own, left a forked writer idle for a second at 10,000
+    notes while this process wrote.) Doing a share here also spares one forked copy of the graph
+    (each forked writer comes to copy most of it)."""
     while (name := turns.take()) is not None:
         write_here(name)
     for future in workers:
