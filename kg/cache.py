@@ -82,6 +82,7 @@ class ExtractionCache:
         self.dictionary_digest = dictionary_digest
         self.code = code or code_fingerprint()
         self.stats = CacheStats()
+        self._lexicon_keys: dict[str, str] = {}  # by dictionary digest (package metadata is read once)
 
     def key(self, note: Note) -> str:
         return note_key(note, self.dictionary_digest, code=self.code)
@@ -144,28 +145,18 @@ class ExtractionCache:
         jieba's dictionary) and stored for the next build."""
         from kg.extract import build_lexicon
 
-        key = self._lexicon_key(dictionary)
-        path = self.folder / LEXICON_FILE
+        kept = KeptPickle(self.folder / LEXICON_FILE, self._lexicon_key(dictionary))
         try:
-            with open(path, "rb") as handle:
-                if handle.readline().rstrip(b"\n") == key.encode():
-                    lexicon = pickle.load(handle)
-                    if isinstance(lexicon, Lexicon):
-                        return lexicon
-        except FileNotFoundError:
-            pass
+            lexicon = kept.load()
+            if isinstance(lexicon, Lexicon):
+                return lexicon
         except Exception as exc:  # noqa: BLE001 - a damaged file only means "build it again"
-            self.stats.notices.append(f"{path}: unreadable ({type(exc).__name__}); built the word lists again")
+            self.stats.notices.append(f"{kept.path}: unreadable ({type(exc).__name__}); built the word lists again")
         lexicon = build_lexicon(dictionary)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            with open(temporary, "wb") as handle:
-                handle.write(key.encode() + b"\n")
-                pickle.dump(lexicon, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)
+            kept.save(lexicon)
         except OSError as exc:
-            self.stats.notices.append(f"{path}: cannot be written ({exc.strerror or exc}); the next build builds the word lists again")
+            self.stats.notices.append(f"{kept.path}: cannot be written ({exc.strerror or exc}); the next build builds the word lists again")
         return lexicon
 
     def word_table(self, dictionary: Dictionary) -> WordTable:
@@ -173,6 +164,12 @@ class ExtractionCache:
         return WordTable(self.folder / WORDS_FILE, self._lexicon_key(dictionary))
 
     def _lexicon_key(self, dictionary: Dictionary) -> str:
+        """The key of the word lists and the word table: kg's code, the dictionary, wordfreq's and jieba's versions."""
+        if dictionary.digest not in self._lexicon_keys:
+            self._lexicon_keys[dictionary.digest] = self._make_lexicon_key(dictionary)
+        return self._lexicon_keys[dictionary.digest]
+
+    def _make_lexicon_key(self, dictionary: Dictionary) -> str:
         from importlib.metadata import PackageNotFoundError, version
 
         versions = []
@@ -205,41 +202,64 @@ class ExtractionCache:
 
 
 @dataclass(frozen=True)
-class WordTable:
-    """The word table of extraction's jieba tokenizer (jieba's dictionary with the dictionary's
-    Chinese names added: half a million words), kept in one file under the key of the code,
-    dictionary and jieba versions that made it. Building it takes jieba most of a second (its own
-    cache is a marshal file slower to load than a pickle); loading it here takes a quarter of that,
-    which is most of what a worker spends before it extracts the one note of a one-note edit.
-
-    Disposable: a missing, stale or damaged file means "build the table", and the builder stores
-    it again. Small enough to hand to a spawned worker (a path and a key)."""
+class KeptPickle:
+    """One value kept between builds in one file: a line with the key of what made it (kg's code,
+    the dictionary, library versions), then the value pickled. Written atomically."""
 
     path: Path
     key: str
 
-    def load(self) -> tuple[dict[str, int], int] | None:
-        """(word -> frequency, total of frequencies) as stored, or None."""
+    def load(self) -> object | None:
+        """The value, or None when the file is missing or was made under another key; a damaged
+        file raises what unpickling it raises."""
         try:
             with open(self.path, "rb") as handle:
                 if handle.readline().rstrip(b"\n") != self.key.encode():
                     return None
-                words, total = pickle.load(handle)
-        except Exception:  # noqa: BLE001 - missing or damaged: only means "build it"
+                return pickle.load(handle)
+        except FileNotFoundError:
             return None
-        return (words, total) if isinstance(words, dict) and isinstance(total, int) else None
 
-    def save(self, words: dict[str, int], total: int) -> None:
-        """Store the table atomically; failing to is not an error (the next build builds it)."""
+    def save(self, value: object) -> None:
+        """Store `value` under the key (raises OSError when it cannot)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(temporary, "wb") as handle:
                 handle.write(self.key.encode() + b"\n")
-                pickle.dump((words, total), handle, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, self.path)
-        except OSError:
+        finally:
             temporary.unlink(missing_ok=True)
+
+
+class WordTable(KeptPickle):
+    """The word table of extraction's jieba tokenizer (jieba's dictionary with the dictionary's
+    Chinese names added: half a million words), kept under the word lists' key. Building it takes
+    jieba most of a second (its own cache is a marshal file slower to load than a pickle); loading
+    it here takes a quarter of that, which is most of what a worker spends before it extracts the
+    one note of a one-note edit.
+
+    Disposable, and quiet (it is made in whichever process builds the tokenizer, often a worker
+    that cannot report): a missing, stale or damaged file means "build the table", and the builder
+    stores it again. Small enough to hand to a spawned worker (a path and a key)."""
+
+    def words(self) -> tuple[dict[str, int], int] | None:
+        """(word -> frequency, total of frequencies) as stored, or None."""
+        try:
+            table = self.load()
+        except Exception:  # noqa: BLE001 - damaged: only means "build it"
+            return None
+        if isinstance(table, tuple) and len(table) == 2 and isinstance(table[0], dict) and isinstance(table[1], int):
+            return table
+        return None
+
+    def keep(self, words: dict[str, int], total: int) -> None:
+        """Store the table; failing to is not an error (the next build builds it)."""
+        try:
+            self.save((words, total))
+        except OSError:
+            pass
 
 
 def remove_database(path: Path) -> None:

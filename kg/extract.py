@@ -61,7 +61,7 @@ class Matcher:
 
         jieba.setLogLevel(logging.WARNING)
         tokenizer = jieba.Tokenizer()
-        stored = self.words.load() if self.words is not None else None
+        stored = self.words.words() if self.words is not None else None
         if stored is not None:
             with tokenizer.lock:  # what Tokenizer.initialize sets, from the table it would build
                 tokenizer.FREQ, tokenizer.total = stored
@@ -71,7 +71,7 @@ class Matcher:
         for name in self.han_names:
             tokenizer.add_word(name, freq=tokenizer.suggest_freq(name, tune=False))
         if self.words is not None:
-            self.words.save(tokenizer.FREQ, tokenizer.total)
+            self.words.keep(tokenizer.FREQ, tokenizer.total)
         return tokenizer
 
     def cut(self, text: str) -> list[str]:

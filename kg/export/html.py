@@ -131,9 +131,9 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
     for node in order:
         net.nodes.append(_vis_node(node, view.nodes[node], positions[node]))
     details = _details(view, order, community)
-    drawn, co_mentions = _count_and_co_mentions(view, index)
-    dashed = drawn <= DASHED_EDGES_UP_TO
-    net.options = _options(len(order), drawn)
+    edges_drawn, co_mentions = _count_and_co_mentions(view, index)
+    dashed = edges_drawn <= DASHED_EDGES_UP_TO
+    net.options = _options(len(order), edges_drawn)
     sizes: dict[int, int] = {}
     for c in community.values():
         sizes[c] = sizes.get(c, 0) + 1
@@ -155,7 +155,7 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
         kinds=[(kind, KIND_NAMES[kind], *KIND_STYLE[kind]) for kind in NODE_KINDS],
         relations=[(rel, colour, bool(dashes) and dashed) for rel, (colour, dashes, _arrow) in EDGE_STYLE.items()],
         totals={"nodes": len(graph)},
-        shown={"nodes": len(order), "edges": drawn},
+        shown={"nodes": len(order), "edges": edges_drawn},
         left_out=left_out,
         max_nodes=max_nodes,
     )
