@@ -125,7 +125,7 @@ def build_vault(
     writers = 1 if scheduler else (jobs or default_jobs())
 
     def produce(staging: Path) -> list[str]:
-        names = write_all(graph, staging, jobs=writers, fragments=store.folder if store is not None else None, **(options or {}))
+        names = write_all(graph, staging, jobs=writers, fragments=store.folder if store is not None else None, published=Path(out), **(options or {}))
         write_file(staging / "report.json", lambda handle: handle.write(report))
         return [*names, "report.json"]
 

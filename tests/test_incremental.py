@@ -281,25 +281,44 @@ def test_the_tokenizer_word_table_is_kept_and_damage_only_costs_a_rebuild(vault,
     assert read_outputs(out) == clean_build(vault, tmp_path / "clean2")
 
 
-# ---- Turtle pieces kept between builds (kg.fragments) -----------------------------------------
+# ---- Output pieces copied from the last published file (kg.fragments.OutputPieces) -----------
 
 
-@pytest.mark.parametrize("fmt", ["ttl", "graphml"])
-def test_pieces_are_reused_and_only_a_changed_article_is_made_again(vault, tmp_path, monkeypatch, fmt):
-    """graph.ttl keeps each article's run of mentions and evidence and runs of node subjects,
-    graph.graphml the edges of each source node, by the digest of what makes them: a second write
-    finds every piece, a changed mention costs exactly its article's piece, a renamed entity its
-    node's piece, the bytes never change."""
-    import io
+def _pieces_writer(tmp_path: Path, monkeypatch, module, filename: str):
+    """A writer that streams `module`'s file into a staging folder and publishes it (os.replace),
+    as a build does; and the OutputPieces each write used."""
+    import os
 
-    import networkx as nx
+    from kg.fragments import OutputPieces
 
-    import kg.fragments
+    folder, published, staging = tmp_path / "cache", tmp_path / "published", tmp_path / "staging"
+    published.mkdir()
+    staging.mkdir()
+    seen: list[OutputPieces] = []
+    real_open = OutputPieces.open
+    # render (no cache folder, nothing published) opens one too: only the writes here count
+    monkeypatch.setattr(module.OutputPieces, "open", lambda self: (self.published is not None and seen.append(self)) or real_open(self))
+
+    def written(graph) -> str:
+        with open(staging / filename, "w", encoding="utf-8", newline="\n") as handle:
+            module.stream(graph, handle, fragments=folder, published=published)
+        os.replace(staging / filename, published / filename)
+        text = (published / filename).read_text(encoding="utf-8")
+        assert text == module.render(graph)
+        return text
+
+    return written, seen, published
+
+
+@pytest.mark.parametrize(("fmt", "filename"), [("ttl", "graph.ttl"), ("graphml", "graph.graphml")])
+def test_pieces_are_copied_and_only_a_changed_article_is_made_again(vault, tmp_path, monkeypatch, fmt, filename):
+    """graph.ttl's pieces are each article's run of mentions and evidence and runs of node
+    subjects, graph.graphml's the edges of each source node, known by the digest of what makes
+    them: a second write copies every piece from the published file, a changed mention costs
+    exactly its article's piece, a renamed entity its node's piece, the bytes never change."""
     from kg.export import graphml, turtle
-    from kg.fragments import Fragments
 
     module = {"ttl": turtle, "graphml": graphml}[fmt]
-    monkeypatch.setattr(kg.fragments, "FLUSH_CHARACTERS", 2_000)  # new pieces go to disk in many batches
     graph = build_vault(vault, tmp_path / "out", jobs=1, cache=False).graph
     if fmt == "ttl":  # a run per article with mentions, and runs of about NODES_PER_PIECE node subjects between
         runs = len({u for u, _v, key in graph.edges(keys=True) if key == "mentions"})
@@ -307,19 +326,10 @@ def test_pieces_are_reused_and_only_a_changed_article_is_made_again(vault, tmp_p
     else:
         least = most = len({u for u, _v in graph.edges()})
     assert least >= 10
-    folder = tmp_path / "fragments"
-    seen: list[Fragments] = []
-    real_open = Fragments.open
-    monkeypatch.setattr(module.Fragments, "open", lambda self: seen.append(self) or real_open(self))
-
-    def written(g: nx.MultiDiGraph) -> str:
-        handle = io.StringIO(newline="\n")
-        module.stream(g, handle, fragments=folder)
-        assert handle.getvalue() == module.render(g)
-        return handle.getvalue()
+    written, seen, _published = _pieces_writer(tmp_path, monkeypatch, module, filename)
 
     first = written(graph)
-    pieces = len(seen[0].used)
+    pieces = seen[0].made
     assert least <= pieces <= most
     second = written(graph)
     article, entity = next((u, v) for u, v, key in sorted(graph.edges(keys=True)) if key == "mentions")
@@ -327,22 +337,74 @@ def test_pieces_are_reused_and_only_a_changed_article_is_made_again(vault, tmp_p
     third = written(graph)
     graph.nodes[entity]["label"] += " (renamed)"  # in graph.ttl its node's piece; graph.graphml keeps nodes out of pieces
     fourth = written(graph)
-    assert [store.hits for store in seen if store.path is not None] == [0, pieces, pieces - 1, pieces - (fmt == "ttl")]
+    assert [store.hits for store in seen] == [0, pieces, pieces - 1, pieces - (fmt == "ttl")]
+    assert [store.made for store in seen] == [pieces, 0, 1, int(fmt == "ttl")]
     assert first == second != third != fourth
 
 
-def test_a_damaged_fragment_file_only_costs_its_pieces(vault, tmp_path):
+def test_a_published_file_changed_since_is_not_copied_from(vault, tmp_path, monkeypatch):
+    """The index vouches for the file as the last build left it (size, time, inode): an output
+    edited since, or replaced, gives no copies, and the file is made whole, the same bytes."""
+    import os
+
+    from kg.export import turtle
+
+    graph = build_vault(vault, tmp_path / "out", jobs=1, cache=False).graph
+    written, seen, published = _pieces_writer(tmp_path, monkeypatch, turtle, "graph.ttl")
+    reference = written(graph)
+    with open(published / "graph.ttl", "a", encoding="utf-8") as handle:
+        handle.write("# edited by hand\n")
+    assert written(graph) == reference
+    copy = published / "copy.ttl"
+    copy.write_text(reference, encoding="utf-8")
+    os.replace(copy, published / "graph.ttl")  # the same bytes, another file
+    assert written(graph) == reference
+    assert written(graph) == reference
+    assert [(store.hits, store.made > 0) for store in seen] == [(0, True), (0, True), (0, True), (seen[0].made, False)]
+
+
+def test_pieces_are_copied_through_a_buffer_where_the_kernel_cannot(vault, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from kg.export import graphml
+
+    graph = build_vault(vault, tmp_path / "out", jobs=1, cache=False).graph
+    written, seen, _published = _pieces_writer(tmp_path, monkeypatch, graphml, "graph.graphml")
+    reference = written(graph)
+
+    def cannot(*_args: object) -> int:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", cannot)
+    article, entity = next((u, v) for u, v, key in sorted(graph.edges(keys=True)) if key == "mentions")
+    graph.edges[article, entity, "mentions"]["count"] += 1  # one piece to make, the rest to copy
+    changed = written(graph)
+    assert changed != reference and seen[1].hits > 0 and seen[1].made == 1
+
+
+def test_a_damaged_piece_index_only_costs_its_copies(vault, tmp_path):
+    from kg.fragments import INDEX_PREFIX
+
     out = tmp_path / "out"
     build_vault(vault, out, jobs=1)
-    stored = [out / CACHE_FOLDER / f"fragments-{name}.sqlite" for name in ("ttl", "graphml", "layout")]
-    for path in stored:
+    old_store = out / CACHE_FOLDER / "fragments-ttl.sqlite"  # what earlier versions kept: removed
+    old_store.write_bytes(b"SQLite format 3\0")
+    stored = [out / CACHE_FOLDER / f"{INDEX_PREFIX}{name}" for name in ("graph.ttl", "graph.graphml")]
+    layout = out / CACHE_FOLDER / "fragments-layout.sqlite"
+    for path in [*stored, layout]:
         assert path.stat().st_size > 0
-        path.write_bytes(b"this is not a database" * 100)
+        path.write_bytes(b"this is not an index" * 100)
     build_vault(vault, out, jobs=1)
     assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
+    assert not old_store.exists()
+    import marshal
+
     for path in stored:
-        with sqlite3.connect(path) as db:
-            assert db.execute("SELECT count(*) FROM fragment").fetchone()[0] > 0
+        with open(path, "rb") as handle:
+            assert len(marshal.load(handle)["pieces"]) > 10
+    with sqlite3.connect(layout) as db:
+        assert db.execute("SELECT count(*) FROM fragment").fetchone()[0] > 0
 
 
 def test_the_page_layout_is_reused_only_for_the_same_links(vault, tmp_path):

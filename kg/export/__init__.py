@@ -78,11 +78,12 @@ def render_all(graph: nx.MultiDiGraph, **options: object) -> dict[str, str]:
     return out
 
 
-def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments: Path | None = None, **options: object) -> list[str]:
+def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments: Path | None = None, published: Path | None = None, **options: object) -> list[str]:
     """Write every registered format into `folder` (each file synced to disk); their file names.
 
     `fragments` is a cache folder where formats that can keep pieces of their file between builds
-    (see kg.fragments) do so; it never changes the bytes written.
+    (see kg.fragments) do so, and `published` the folder the files written here will be moved to
+    (where the last build's are now: pieces are copied from them); neither changes the bytes written.
 
     With `jobs` > 1 on a big graph, `jobs` processes write the formats at once: this one and
     forked workers (as many as free memory allows, see `affordable_workers`), each taking the next
@@ -93,7 +94,7 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
     registered = formats()
     names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
     if fragments is not None:
-        options = {**options, "fragments": fragments}
+        options = {**options, "fragments": fragments, "published": published}
     edges = edge_count(graph) if jobs >= 2 else 0
     if edges > COPY_GRAPH_UP_TO_EDGES and "html" in registered:
         _write_beside_layout(registered, names, graph, folder, options)

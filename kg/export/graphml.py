@@ -20,7 +20,7 @@ import networkx as nx
 import orjson
 from lxml import etree
 
-from kg.fragments import Fragments
+from kg.fragments import OutputPieces
 from kg.graph import edge_count, edge_groups
 
 NAMESPACE = "http://graphml.graphdrawing.org/xmlns"
@@ -84,16 +84,17 @@ class _TextSink:
         self.handle.write(self.decoder.decode(b"", final=True))
 
 
-def stream(graph: nx.MultiDiGraph, handle: TextIO, *, fragments: Path | None = None, **_: object) -> None:
+def stream(graph: nx.MultiDiGraph, handle: TextIO, *, fragments: Path | None = None, published: Path | None = None, **_: object) -> None:
     """Write the GraphML document to `handle` element by element.
 
     The edges of each source node are one piece (they are contiguous: edges are sorted by source
-    first). With `fragments` (a cache folder), each piece is kept there by a digest of kg's code,
-    the attribute keys and the edges' data, and written from there while that digest holds.
+    first). With `fragments` (a cache folder) and `published` (the folder of the last build's
+    graph.graphml), each piece is known by a digest of kg's code, the attribute keys and the
+    edges' data, and copied from the published file while that digest holds (see
+    kg.fragments.OutputPieces).
     """
     node_keys = _keys((data for _, data in graph.nodes(data=True)), "n")
     edge_keys = _edge_keys(graph)
-    store = Fragments(fragments, "graphml", salt=repr(edge_keys)).open()
     sink = _TextSink(handle)
     with etree.xmlfile(sink, encoding="utf-8") as xf:
         xf.write_declaration()
@@ -107,9 +108,13 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, fragments: Path | None = N
                 for node in sorted(graph.nodes):
                     xf.write(_element("node", {"id": _clean(node)}, graph.nodes[node], node_keys), "\n")
                 xf.flush()  # the edge pieces go to `handle` directly, after everything lxml holds
-                for u, edges in edge_groups(graph):
-                    handle.write(store.piece(lambda u=u, edges=edges: (u, edges), lambda u=u, edges=edges: _edges_text(u, edges, edge_keys)))
-            xf.write("\n")
+                store = OutputPieces(fragments, "graph.graphml", handle, published=published, salt=repr(edge_keys)).open()
+                try:
+                    for u, edges in edge_groups(graph):
+                        store.piece(lambda u=u, edges=edges: (u, edges), lambda u=u, edges=edges: _edges_text(u, edges, edge_keys))
+                finally:
+                    store.flush()  # before lxml writes again
+                xf.write("\n")
     sink.close()
     handle.write("\n")
     store.close()

@@ -30,7 +30,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.namespace import RDF, SKOS, XSD
 
-from kg.fragments import Fragments
+from kg.fragments import OutputPieces
 from kg.model import ARTICLE, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 from kg.normalize import has_cjk
 from kg.vocab import DEFAULT_BASE, KG, PREFIXES, SCHEMA, clean_literal, encode_segment, mint, mint_text
@@ -386,28 +386,29 @@ def render(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE, **_: object) -> 
     return buffer.getvalue()
 
 
-def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, fragments: Path | None = None, **_: object) -> None:
+def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, fragments: Path | None = None, published: Path | None = None, **_: object) -> None:
     """`render`, written to `handle` a batch at a time instead of returned whole.
 
     The file is written in pieces: each article's run of mentions and evidence, and between them
-    runs of about NODES_PER_PIECE node subjects. With `fragments` (a cache folder), each piece is
-    kept there by a digest of everything it is made of (kg's code, the base, the IRIs and data of
-    its mentions or nodes and their relations), and written from there while that digest stays
-    the same: after a one-note edit, nearly all of the file. The bytes are the same either way
-    (pyoxigraph's Turtle of triples cut at a subject is the texts of the parts joined).
+    runs of about NODES_PER_PIECE node subjects. With `fragments` (a cache folder) and `published`
+    (the folder the last build's graph.ttl was published to), each piece is known by a digest of
+    everything it is made of (kg's code, the base, the IRIs and data of its mentions or nodes and
+    their relations), and copied from the published file while that digest stays the same (see
+    kg.fragments.OutputPieces): after a one-note edit, nearly all of the file. The bytes are the
+    same either way (pyoxigraph's Turtle of triples cut at a subject is the texts of the parts joined).
     """
     iri = node_iris(graph, base)
-    store = Fragments(fragments, "ttl", salt=base).open()
+    store = OutputPieces(fragments, "graph.ttl", handle, published=published, salt=base).open()
     handle.write(header() + "\n")
     nodes: list[list[_Recipe]] = []  # the node subjects of the piece being gathered
 
     def write_nodes() -> None:
         chosen = nodes.copy()
         nodes.clear()
-        handle.write(store.piece(
+        store.piece(
             lambda: ("nodes", [_node_parts(graph, iri, recipe[1]) for recipes in chosen for recipe in recipes]),
             lambda: _turtle([t for recipes in chosen for t in _block(graph, iri, recipes)]),
-        ))
+        )
 
     for what, key, recipes in _pieces(graph, iri, base):
         if what == "node":
@@ -417,10 +418,10 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, 
             continue
         if nodes:
             write_nodes()
-        handle.write(store.piece(
+        store.piece(
             lambda key=key, recipes=recipes: (key, [(iri[r[1]].value, iri[r[2]].value, r[3], r[4]) for r in recipes]),
             lambda recipes=recipes: _run_text(graph, iri, recipes),
-        ))
+        )
     if nodes:
         write_nodes()
     store.close()
