@@ -8,8 +8,8 @@ Prints, for VAULT (copied first into a scratch folder, so the vault itself is ne
                a fresh jieba.Tokenizer initialised first (the least any jieba-based builder does)
   cold         `kg build` into an empty folder (no cache), with --jobs N (default: every core)
   unchanged    a rebuild with nothing changed (everything from the cache)
-  one edit     a rebuild after one note is edited (a paragraph appended), --edits times (default 3,
-               each a new paragraph): the median, and each run (the host's speed varies from run to run)
+  one edit     a rebuild after one note is edited (a paragraph naming a product written into its
+               prose), --edits times (default 3, each a new paragraph naming another product): the median, and each run (the host's speed varies from run to run)
   one new      a rebuild after one note is added
   peak memory  the largest total PSS of the build's process tree (parent + workers), sampled every
                100 ms: each process's own pages plus its share of pages it shares, so memory a
@@ -134,12 +134,21 @@ def same_outputs(left: Path, right: Path) -> bool:
     return all(filecmp.cmp(left / name, right / name, shallow=False) for name in OUTPUTS)
 
 
+# What the edits name: a different product each time, so each edit is likely to add a mention (a
+# new link: the page is laid out again), as a paragraph written into an article often does.
+EDIT_NAMES = ("Claude 3.5 Sonnet", "Gemini 2.5 Pro", "Midjourney V6", "可灵", "Kimi", "Suno", "Runway", "Perplexity", "Cursor")
+
+
 def edit_one(vault: Path, number: int = 1) -> Path:
-    """Append paragraph `number` to the middle note (sorted by path); returns it."""
+    """Write paragraph `number` into the prose of the middle note (sorted by path), right after its
+    frontmatter; returns the note. (Text appended at the end of a note lands in its closing link
+    list, which extraction skips: such an edit changes nothing but the file.)"""
     notes = sorted(p for p in vault.rglob("*") if p.suffix.lower() in SUFFIXES)
     note = notes[len(notes) // 2]
-    with open(note, "a", encoding="utf-8") as handle:
-        handle.write(f"\n\n补充{number}：本段为基准测试追加的一段文字，提到 OpenAI 与 ChatGPT。\n")
+    text = note.read_text(encoding="utf-8")
+    end = text.find("\n---\n", 4) + 5 if text.startswith("---\n") else 0
+    name = EDIT_NAMES[(number - 1) % len(EDIT_NAMES)]
+    note.write_text(text[:end] + f"\n补充{number}：这一段对比了 {name} 与 ChatGPT 的表现。\n" + text[end:], encoding="utf-8")
     return note
 
 
