@@ -166,7 +166,8 @@ class OutputPieces:
     pieces are made as one, when their turn comes).
 
     Without a cache folder, a published folder, or a handle that is a real file, every piece is
-    made and nothing is kept: the bytes are the same. Use in one process, from `open` to `close`.
+    made and nothing is kept: the bytes are the same. Use in one process, from `open` to `close`,
+    or as `with OutputPieces(...).open() as store:`, which keeps no index when the block fails.
     """
 
     def __init__(self, folder: Path | None, filename: str, handle: TextIO, *, published: Path | None, salt: str = "") -> None:
@@ -204,6 +205,15 @@ class OutputPieces:
         except (OSError, EOFError, ValueError, TypeError, KeyError):  # missing, damaged, or another file now: make every piece
             pass
         return self
+
+    def __enter__(self) -> OutputPieces:
+        return self
+
+    def __exit__(self, kind: type | None, *_: object) -> None:
+        if kind is None:
+            self.close()
+        else:  # the new file is abandoned: the published one and its index stay as they were
+            self._release()
 
     def key(self, *parts: object) -> bytes:
         return digest(self.salt, *parts)
@@ -264,9 +274,13 @@ class OutputPieces:
             finally:
                 temporary.unlink(missing_ok=True)
         finally:
-            if self.source is not None:
-                os.close(self.source)
-                self.source = None
+            self._release()
+
+    def _release(self) -> None:
+        if self.source is not None:
+            os.close(self.source)
+            self.source = None
+        self.index_path = None  # closed: nothing more is kept
 
 
 def _stamp(stat: os.stat_result) -> tuple[int, int, int]:

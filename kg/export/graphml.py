@@ -96,28 +96,25 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, fragments: Path | None = N
     node_keys = _keys((data for _, data in graph.nodes(data=True)), "n")
     edge_keys = _edge_keys(graph)
     sink = _TextSink(handle)
-    with etree.xmlfile(sink, encoding="utf-8") as xf:
-        xf.write_declaration()
-        with xf.element("graphml", {f"{{{XSI}}}schemaLocation": SCHEMA_LOCATION}, nsmap={None: NAMESPACE, "xsi": XSI}):
-            xf.write("\n")
-            for scope, keys in (("node", node_keys), ("edge", edge_keys)):
-                for name, (key_id, kind) in keys.items():
-                    xf.write(etree.Element("key", {"id": key_id, "for": scope, "attr.name": name, "attr.type": kind}), "\n")
-            with xf.element("graph", edgedefault="directed"):
+    with OutputPieces(fragments, "graph.graphml", handle, published=published, salt=repr(edge_keys)).open() as store:
+        with etree.xmlfile(sink, encoding="utf-8") as xf:
+            xf.write_declaration()
+            with xf.element("graphml", {f"{{{XSI}}}schemaLocation": SCHEMA_LOCATION}, nsmap={None: NAMESPACE, "xsi": XSI}):
                 xf.write("\n")
-                for node in sorted(graph.nodes):
-                    xf.write(_element("node", {"id": _clean(node)}, graph.nodes[node], node_keys), "\n")
-                xf.flush()  # the edge pieces go to `handle` directly, after everything lxml holds
-                store = OutputPieces(fragments, "graph.graphml", handle, published=published, salt=repr(edge_keys)).open()
-                try:
+                for scope, keys in (("node", node_keys), ("edge", edge_keys)):
+                    for name, (key_id, kind) in keys.items():
+                        xf.write(etree.Element("key", {"id": key_id, "for": scope, "attr.name": name, "attr.type": kind}), "\n")
+                with xf.element("graph", edgedefault="directed"):
+                    xf.write("\n")
+                    for node in sorted(graph.nodes):
+                        xf.write(_element("node", {"id": _clean(node)}, graph.nodes[node], node_keys), "\n")
+                    xf.flush()  # the edge pieces go to `handle` directly, after everything lxml holds
                     for u, edges in edge_groups(graph):
                         store.piece(lambda u=u, edges=edges: (u, edges), lambda u=u, edges=edges: _edges_text(u, edges, edge_keys))
-                finally:
                     store.flush()  # before lxml writes again
                 xf.write("\n")
-    sink.close()
-    handle.write("\n")
-    store.close()
+        sink.close()
+        handle.write("\n")
 
 
 def _edge_keys(graph: nx.MultiDiGraph) -> dict[str, tuple[str, str]]:

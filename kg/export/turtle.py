@@ -398,33 +398,32 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, 
     same either way (pyoxigraph's Turtle of triples cut at a subject is the texts of the parts joined).
     """
     iri = node_iris(graph, base)
-    store = OutputPieces(fragments, "graph.ttl", handle, published=published, salt=base).open()
-    handle.write(header() + "\n")
-    nodes: list[list[_Recipe]] = []  # the node subjects of the piece being gathered
+    with OutputPieces(fragments, "graph.ttl", handle, published=published, salt=base).open() as store:
+        handle.write(header() + "\n")
+        nodes: list[list[_Recipe]] = []  # the node subjects of the piece being gathered
 
-    def write_nodes() -> None:
-        chosen = nodes.copy()
-        nodes.clear()
-        store.piece(
-            lambda: ("nodes", [_node_parts(graph, iri, recipe[1]) for recipes in chosen for recipe in recipes]),
-            lambda: _turtle([t for recipes in chosen for t in _block(graph, iri, recipes)]),
-        )
+        def write_nodes() -> None:
+            chosen = nodes.copy()
+            nodes.clear()
+            store.piece(
+                lambda: ("nodes", [_node_parts(graph, iri, recipe[1]) for recipes in chosen for recipe in recipes]),
+                lambda: _turtle([t for recipes in chosen for t in _block(graph, iri, recipes)]),
+            )
 
-    for what, key, recipes in _pieces(graph, iri, base):
-        if what == "node":
-            nodes.append(recipes)
-            if _ends_piece(key):
+        for what, key, recipes in _pieces(graph, iri, base):
+            if what == "node":
+                nodes.append(recipes)
+                if _ends_piece(key):
+                    write_nodes()
+                continue
+            if nodes:
                 write_nodes()
-            continue
+            store.piece(
+                lambda key=key, recipes=recipes: (key, [(iri[r[1]].value, iri[r[2]].value, r[3], r[4]) for r in recipes]),
+                lambda recipes=recipes: _run_text(graph, iri, recipes),
+            )
         if nodes:
             write_nodes()
-        store.piece(
-            lambda key=key, recipes=recipes: (key, [(iri[r[1]].value, iri[r[2]].value, r[3], r[4]) for r in recipes]),
-            lambda recipes=recipes: _run_text(graph, iri, recipes),
-        )
-    if nodes:
-        write_nodes()
-    store.close()
 
 
 # Node subjects per piece, on average. A piece ends at a subject whose IRI's checksum says so, not
