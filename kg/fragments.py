@@ -112,7 +112,7 @@ class Fragments:
             return
         self.fresh.append((key, text))
         self.fresh_size += len(text)
-        if self.fresh_size >= FLUSH_CHARACTERS:  # a cold 50,000-note build makes a GB of pieces: never hold them
+        if self.fresh_size >= FLUSH_CHARACTERS:  # never hold many pieces at once
             self._store_fresh()
 
     def _store_fresh(self) -> None:
