@@ -25,7 +25,9 @@ import io
 import marshal
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -151,23 +153,48 @@ class Fragments:
 
 
 INDEX_PREFIX = "pieces-"  # OUT/.kg-cache/pieces-<output file name>: where each piece of the last published file lies
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2
+
+
+class CannotPatch(ExportError):
+    """The published file or its index is not what the last build left: patch it no more, build it whole."""
+
+
+@dataclass
+class _Section:
+    """One section being written: its texts, and its pieces so far as [id, digest, offset, length]."""
+
+    name: str
+    sep: str
+    before: str
+    after: str
+    empty: str
+    count: int = 0  # pieces written so far
+    items: list[list] = field(default_factory=list)  # those the index keeps (all, when there is one)
 
 
 class OutputPieces:
-    """The pieces of one output file, written to `handle` (the new file, opened for writing) and
-    found again in the file the last build published, `published/<filename>`.
+    """An output file written as literal text and named sections of pieces, to `handle` (the new
+    file, opened for writing), with an index of where each piece lies, so that the next build can
+    copy pieces from the file as published (`published/<filename>`) instead of making them again.
 
-    `piece(parts, make)` writes one piece: copied from the published file when that file still is
-    what the index says (its size, modification time and inode) and holds a piece of the same
-    digest, else `make()`. `close()` stores the new file's index under the stamp it will keep once
-    it is moved into `published` (a rename keeps size, time and inode). Between `piece` calls
-    nothing else may be written to `handle` without `flush()` first (copies of neighbouring
-    pieces are made as one, when their turn comes).
+    A section is a sorted run of pieces, each known by an id (its sort key, unique in the section)
+    and a digest of what makes it, joined by a fixed separator, between a text before and a text
+    after (or one text for an empty section). Pieces are copied by the kernel
+    (`os.copy_file_range`), neighbours as one call, from the published file while it still is what
+    the index says (its size, modification time and inode).
 
-    Without a cache folder, a published folder, or a handle that is a real file, every piece is
-    made and nothing is kept: the bytes are the same. Use in one process, from `open` to `close`,
-    or as `with OutputPieces(...).open() as store:`, which keeps no index when the block fails.
+    Two ways to fill a section:
+    - `section(...)` then `piece(id, parts, make)` for every piece in order (a whole build): a piece
+      whose digest (of `parts()`) is in the published file is copied, else `make()` is written;
+    - `patch(name, changes, ...)` (a build that knows what changed): every piece of the published
+      section is copied but those `changes` names, which are made (or dropped, for None), and new
+      ids go in at their sorted place. Raises CannotPatch when there is no valid published file.
+
+    `close()` stores the new file's index under the stamp it will keep once moved into
+    `published` (a rename keeps size, time and inode). Without a cache folder, a published folder,
+    or a handle that is a real file, every piece is made and nothing is kept: the bytes are the
+    same. Use as `with OutputPieces(...).open() as store:`, which keeps no index when the block fails.
     """
 
     def __init__(self, folder: Path | None, filename: str, handle: TextIO, *, published: Path | None, salt: str = "") -> None:
@@ -178,9 +205,12 @@ class OutputPieces:
         self.salt = f"{code_fingerprint()}\0{salt}" if self.index_path is not None else ""
         self.fd: int | None = None  # the new file's descriptor
         self.source: int | None = None  # the published file's, when its pieces can be copied
-        self.previous: dict[bytes, tuple[int, int]] = {}
-        self.placed: dict[bytes, tuple[int, int]] = {}  # this file's pieces: digest -> (offset, length)
-        self.copying: list[int] | None = None  # [offset in the published file, length, offset here] of copies not yet made
+        self.previous: dict[str, list[list]] = {}  # the published file's sections
+        self.found: dict[bytes, tuple[str, int]] = {}  # digest -> (section, position) in the published file
+        self.sections: dict[str, list[list]] = {}  # this file's
+        self.current: _Section | None = None
+        # Copies not yet made: [section, first position, last position, offset here] in the published file's terms.
+        self.copying: list | None = None
         self.hits = 0
         self.made = 0
 
@@ -199,12 +229,18 @@ class OutputPieces:
             if index["version"] == _INDEX_VERSION and index["salt"] == self.salt and index["file"] == str(self.published):
                 source = os.open(self.published, os.O_RDONLY)
                 if _stamp(os.fstat(source)) == index["stamp"]:
-                    self.source, self.previous = source, index["pieces"]
+                    self.source, self.previous = source, index["sections"]
+                    self.found = {item[1]: (name, k) for name, items in self.previous.items() for k, item in enumerate(items)}
                 else:
                     os.close(source)
         except (OSError, EOFError, ValueError, TypeError, KeyError):  # missing, damaged, or another file now: make every piece
             pass
         return self
+
+    @property
+    def patchable(self) -> bool:
+        """Whether `patch` can work: the published file is the one the index describes."""
+        return self.source is not None
 
     def __enter__(self) -> OutputPieces:
         return self
@@ -218,32 +254,59 @@ class OutputPieces:
     def key(self, *parts: object) -> bytes:
         return digest(self.salt, *parts)
 
-    def piece(self, parts: Callable[[], tuple], make: Callable[[], str]) -> None:
-        """Write the piece made of `parts()`: copied from the published file, or `make()`. Without
-        an index, just `make()`: no digest is computed."""
+    def text(self, text: str) -> None:
+        """Write literal text (not a piece) at this point of the file."""
+        self.flush()
+        self.handle.write(text)
+
+    @contextmanager
+    def section(self, name: str, *, sep: str = "", before: str = "", after: str = "", empty: str = "") -> Iterator[None]:
+        """A section whose pieces the block gives with `piece`, in sorted order of their ids."""
+        self.current = _Section(name, sep, before, after, empty)
+        yield
+        self._end_section()
+
+    def piece(self, pid: str, parts: Callable[[], tuple], make: Callable[[], str]) -> None:
+        """The next piece of the current section: copied from the published file when a piece
+        made of the same `parts()` is there, else `make()`. Without an index, just `make()`: no
+        digest is computed."""
         if self.index_path is None:
+            self._separate()
             self.handle.write(make())
+            self.current.count += 1
+            self.made += 1
             return
         key = self.key(*parts())
-        found = self.previous.get(key)
-        if found is not None:
-            offset, length = found
-            if self.copying is not None and self.copying[0] + self.copying[1] == offset:
-                here = self.copying[2] + self.copying[1]
-                self.copying[1] += length
-            else:
-                self.flush()
-                here = os.lseek(self.fd, 0, os.SEEK_CUR)
-                self.copying = [offset, length, here]
-            self.placed[key] = (here, length)
-            self.hits += 1
-            return
-        self.flush()
-        here = os.lseek(self.fd, 0, os.SEEK_CUR)
-        self.handle.write(make())
-        self.handle.flush()
-        self.placed[key] = (here, os.lseek(self.fd, 0, os.SEEK_CUR) - here)
-        self.made += 1
+        where = self.found.get(key)
+        if where is not None:
+            self._copied(pid, *where)
+        else:
+            self._made(pid, key, make)
+
+    def patch(self, name: str, changes: Mapping[str, tuple[Callable[[], tuple], Callable[[], str]] | None], *, sep: str = "", before: str = "", after: str = "", empty: str = "") -> None:
+        """The section `name` as published, but for `changes`: id -> (parts, make) for a piece to
+        make (in place of the published one, or new at its sorted place), or None to drop it."""
+        if not self.patchable or self.index_path is None:
+            raise CannotPatch(f"{self.published}: not as the last build left it")
+        self.current = _Section(name, sep, before, after, empty)
+        published = self.previous.get(name, [])
+        ids = sorted(changes)
+        k = j = 0
+        while k < len(published) or j < len(ids):
+            old = published[k][0] if k < len(published) else None
+            new = ids[j] if j < len(ids) else None
+            if new is None or (old is not None and old < new):
+                self._copied(old, name, k)
+                k += 1
+                continue
+            if old == new:
+                k += 1
+            j += 1
+            change = changes[new]
+            if change is not None:
+                parts, make = change
+                self._made(new, self.key(*parts()), make)
+        self._end_section()
 
     def flush(self) -> None:
         """Write out everything so far: the handle's buffer, then the copies waiting their turn."""
@@ -251,9 +314,11 @@ class OutputPieces:
             return
         self.handle.flush()
         if self.copying is not None:
-            offset, length, _here = self.copying
+            name, first, last, _here = self.copying
             self.copying = None
-            _copy(self.source, self.fd, offset, length, self.published)
+            items = self.previous[name]
+            offset = items[first][2]
+            _copy(self.source, self.fd, offset, items[last][2] + items[last][3] - offset, self.published)
 
     def close(self) -> None:
         """Finish the copies and keep the new file's index (failing to keep it only costs the next
@@ -262,7 +327,7 @@ class OutputPieces:
             return
         try:
             self.flush()
-            index = {"version": _INDEX_VERSION, "salt": self.salt, "file": str(self.published), "stamp": _stamp(os.fstat(self.fd)), "pieces": self.placed}
+            index = {"version": _INDEX_VERSION, "salt": self.salt, "file": str(self.published), "stamp": _stamp(os.fstat(self.fd)), "sections": self.sections}
             temporary = self.index_path.with_name(f"{self.index_path.name}.{os.getpid()}.tmp")
             try:
                 self.index_path.parent.mkdir(parents=True, exist_ok=True)
@@ -275,6 +340,45 @@ class OutputPieces:
                 temporary.unlink(missing_ok=True)
         finally:
             self._release()
+
+    def _separate(self) -> None:
+        """Write what comes before the current section's next piece: its opening text, or the separator."""
+        section = self.current
+        text = section.sep if section.count else section.before
+        if text:
+            self.text(text)
+
+    def _copied(self, pid: str, name: str, k: int) -> None:
+        """Place piece `k` of the published section `name` here, as piece `pid`."""
+        section = self.current
+        item = self.previous[name][k]
+        pending = self.copying
+        if pending is not None and pending[0] == name and pending[2] == k - 1 and section.count:
+            pending[2] = k  # its neighbour in the published file, separator and all
+            here = pending[3] + item[2] - self.previous[name][pending[1]][2]
+        else:
+            self._separate()
+            self.flush()
+            here = os.lseek(self.fd, 0, os.SEEK_CUR)
+            self.copying = [name, k, k, here]
+        section.items.append([pid, item[1], here, item[3]])
+        section.count += 1
+        self.hits += 1
+
+    def _made(self, pid: str, key: bytes, make: Callable[[], str]) -> None:
+        self._separate()
+        self.flush()
+        here = os.lseek(self.fd, 0, os.SEEK_CUR)
+        self.handle.write(make())
+        self.handle.flush()
+        self.current.items.append([pid, key, here, os.lseek(self.fd, 0, os.SEEK_CUR) - here])
+        self.current.count += 1
+        self.made += 1
+
+    def _end_section(self) -> None:
+        section, self.current = self.current, None
+        self.text(section.after if section.count else section.empty)  # also ends the copies, which never run on past a section
+        self.sections[section.name] = section.items
 
     def _release(self) -> None:
         if self.source is not None:

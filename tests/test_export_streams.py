@@ -36,14 +36,6 @@ def test_streamed_json_is_orjsons_whole_document(hostile_graph, corpus_out):
     assert written == whole_document(read_back)
 
 
-@pytest.mark.parametrize("size", [1, 2, 3, 7])
-def test_streamed_json_at_every_chunk_size(hostile_graph, monkeypatch, size):
-    """Items go to orjson a chunk at a time; a chunk's end must never show in the bytes."""
-    monkeypatch.setattr(kg_json, "_ITEMS_PER_WRITE", size)
-    assert hostile_graph.number_of_edges() > 3 * size
-    assert kg_json.render(hostile_graph) == whole_document(hostile_graph)
-
-
 @pytest.mark.parametrize("graph", [nx.MultiDiGraph(), nx.MultiDiGraph(name="named")], ids=["empty", "graph attributes"])
 def test_streamed_json_of_edge_cases(graph):
     assert kg_json.render(graph) == whole_document(graph)

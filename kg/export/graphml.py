@@ -12,16 +12,19 @@ from __future__ import annotations
 import codecs
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import networkx as nx
 import orjson
 from lxml import etree
 
 from kg.fragments import OutputPieces
-from kg.graph import edge_count, edge_groups
+from kg.graph import edge_count, edge_groups, sorted_edges
+
+if TYPE_CHECKING:
+    from kg.delta import Changes
 
 NAMESPACE = "http://graphml.graphdrawing.org/xmlns"
 SCHEMA_LOCATION = "http://graphml.graphdrawing.org/xmlns http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd"
@@ -70,33 +73,73 @@ def render(graph: nx.MultiDiGraph, **_: object) -> str:
 
 
 class _TextSink:
-    """A binary file for lxml that passes what it writes on to a text handle as it comes, decoding
-    UTF-8 incrementally: lxml cuts its output at byte counts, which can fall inside a character."""
+    """A binary file for lxml that passes what it writes on to `write` (a text handle's, or an
+    OutputPieces') as it comes, decoding UTF-8 incrementally: lxml cuts its output at byte counts,
+    which can fall inside a character."""
 
-    def __init__(self, handle: TextIO) -> None:
-        self.handle = handle
+    def __init__(self, write: Callable[[str], object]) -> None:
+        self.out = write
         self.decoder = codecs.getincrementaldecoder("utf-8")()
 
     def write(self, data: bytes) -> None:
-        self.handle.write(self.decoder.decode(data))
+        text = self.decoder.decode(data)
+        if text:
+            self.out(text)
 
     def close(self) -> None:
-        self.handle.write(self.decoder.decode(b"", final=True))
+        text = self.decoder.decode(b"", final=True)
+        if text:
+            self.out(text)
 
 
 def stream(graph: nx.MultiDiGraph, handle: TextIO, *, fragments: Path | None = None, published: Path | None = None, **_: object) -> None:
     """Write the GraphML document to `handle` element by element.
 
-    The edges of each source node are one piece (they are contiguous: edges are sorted by source
-    first). With `fragments` (a cache folder) and `published` (the folder of the last build's
-    graph.graphml), each piece is known by a digest of kg's code, the attribute keys and the
-    edges' data, and copied from the published file while that digest holds (see
-    kg.fragments.OutputPieces).
+    Each node's element is a piece, and so are the edges of each source node (they are
+    contiguous: edges are sorted by source first). With `fragments` (a cache folder) and
+    `published` (the folder of the last build's graph.graphml), each piece is known by a digest
+    of kg's code, the attribute keys and its data, and copied from the published file while that
+    digest holds (see kg.fragments.OutputPieces).
     """
     node_keys = _keys((data for _, data in graph.nodes(data=True)), "n")
     edge_keys = _edge_keys(graph)
-    sink = _TextSink(handle)
-    with OutputPieces(fragments, "graph.graphml", handle, published=published, salt=repr(edge_keys)).open() as store:
+
+    def nodes(store: OutputPieces) -> None:
+        with store.section(NODES):
+            for node in sorted(graph.nodes):
+                store.piece(node, *_node_piece(node, graph.nodes[node], node_keys))
+
+    def edges(store: OutputPieces) -> None:
+        with store.section(EDGES):
+            for u, group in edge_groups(graph):
+                store.piece(u, *_edges_piece(u, group, edge_keys))
+
+    _document(handle, node_keys, edge_keys, nodes, edges, fragments=fragments, published=published)
+
+
+def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, published: Path | None = None, **_: object) -> None:
+    """graph.graphml as published, with the elements of the nodes `changes` names and their edges
+    made again (see kg.delta), and those of removed nodes dropped. The attribute keys are the
+    published file's (kg.delta builds the file whole when they would change)."""
+    graph = changes.graph
+    node_keys, edge_keys = changes.graphml_keys
+    nodes: dict[str, tuple | None] = dict.fromkeys(changes.removed)
+    edges: dict[str, tuple | None] = dict.fromkeys(changes.removed)
+    for node in changes.nodes:
+        nodes[node] = _node_piece(node, graph.nodes[node], node_keys)
+        group = [(v, key, data) for _u, v, key, data in sorted_edges(graph, sources=[node])]
+        edges[node] = _edges_piece(node, group, edge_keys) if group else None
+    _document(handle, node_keys, edge_keys, lambda store: store.patch(NODES, nodes), lambda store: store.patch(EDGES, edges), fragments=fragments, published=published)
+
+
+FILENAME = "graph.graphml"
+NODES, EDGES = "nodes", "edges"  # the sections of graph.graphml's pieces
+
+
+def _document(handle: TextIO, node_keys: dict, edge_keys: dict, nodes: Callable[[OutputPieces], None], edges: Callable[[OutputPieces], None], *, fragments: Path | None, published: Path | None) -> None:
+    """The document around its two sections, which `nodes` and `edges` write (or patch)."""
+    with OutputPieces(fragments, FILENAME, handle, published=published, salt=repr((node_keys, edge_keys))).open() as store:
+        sink = _TextSink(store.text)
         with etree.xmlfile(sink, encoding="utf-8") as xf:
             xf.write_declaration()
             with xf.element("graphml", {f"{{{XSI}}}schemaLocation": SCHEMA_LOCATION}, nsmap={None: NAMESPACE, "xsi": XSI}):
@@ -106,15 +149,27 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, fragments: Path | None = N
                         xf.write(etree.Element("key", {"id": key_id, "for": scope, "attr.name": name, "attr.type": kind}), "\n")
                 with xf.element("graph", edgedefault="directed"):
                     xf.write("\n")
-                    for node in sorted(graph.nodes):
-                        xf.write(_element("node", {"id": _clean(node)}, graph.nodes[node], node_keys), "\n")
-                    xf.flush()  # the edge pieces go to `handle` directly, after everything lxml holds
-                    for u, edges in edge_groups(graph):
-                        store.piece(lambda u=u, edges=edges: (u, edges), lambda u=u, edges=edges: _edges_text(u, edges, edge_keys))
-                    store.flush()  # before lxml writes again
+                    xf.flush()  # the pieces go to the file directly, after everything lxml holds
+                    nodes(store)
+                    edges(store)
                 xf.write("\n")
         sink.close()
-        handle.write("\n")
+        store.text("\n")
+
+
+def graphml_keys(graph: nx.MultiDiGraph) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """The node and edge attribute keys of `graph`'s document: name -> (key id, attr.type)."""
+    return _keys((data for _, data in graph.nodes(data=True)), "n"), _edge_keys(graph)
+
+
+def _node_piece(node: str, data: dict, node_keys: dict[str, tuple[str, str]]) -> tuple:
+    """(parts, make) of a node's element."""
+    return (lambda: ("node", node, data), lambda: etree.tostring(_element("node", {"id": _clean(node)}, data, node_keys), encoding="unicode") + "\n")
+
+
+def _edges_piece(u: str, edges: list[tuple[str, str, dict]], edge_keys: dict[str, tuple[str, str]]) -> tuple:
+    """(parts, make) of the edge elements of the source `u`."""
+    return (lambda: (u, edges), lambda: _edges_text(u, edges, edge_keys))
 
 
 def _edge_keys(graph: nx.MultiDiGraph) -> dict[str, tuple[str, str]]:

@@ -20,10 +20,9 @@ from __future__ import annotations
 import heapq
 import io
 import itertools
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import networkx as nx
 import pyoxigraph as ox
@@ -34,6 +33,9 @@ from kg.fragments import OutputPieces
 from kg.model import ARTICLE, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 from kg.normalize import has_cjk
 from kg.vocab import DEFAULT_BASE, KG, PREFIXES, SCHEMA, clean_literal, encode_segment, mint, mint_text
+
+if TYPE_CHECKING:
+    from kg.delta import Changes
 
 Term = ox.NamedNode | ox.Literal
 Triple = ox.Triple  # unpacks and indexes like a (subject, predicate, object) tuple
@@ -169,29 +171,34 @@ def _pieces(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], base: str) -> 
     runs: dict[str, list[str]] = {}  # run prefix -> its articles (one, but for names equal once normalised)
     for u, targets in graph.adjacency():  # networkx's own dicts, in the order graph.edges() gives
         if any("mentions" in keyed for keyed in targets.values()):
-            runs.setdefault(mint_text(base, "mention", u.split(":", 1)[1]) + "/", []).append(u)
+            runs.setdefault(_run_prefix(base, u), []).append(u)
     tails: dict[str, str] = {}  # entity -> the end of its mention IRIs, `<kind>/<name>`
-
-    def run(prefix: str, articles: list[str]) -> list[_Recipe]:
-        """A run's recipes, made when its turn comes: all runs at once were most of the memory
-        this writer took (a million mentions, each with its IRI, at 50,000 notes)."""
-        recipes = []
-        for u in articles:
-            for v, keyed in graph._succ[u].items():
-                if "mentions" not in keyed:
-                    continue
-                tail = tails.get(v)
-                if tail is None:
-                    tail = tails[v] = "/".join(encode_segment(k) for k in (graph.nodes[v]["kind"], v.split(":", 1)[1]))
-                # = mint_text(base, "mention", article, kind, name)
-                recipes.append(("mention", u, v, prefix + tail, keyed["mentions"]))
-        return recipes
-
     for key in sorted([*nodes, *runs]):
         if key in nodes:
             yield "node", key, nodes.pop(key)
-        else:
-            yield "run", key, run(key, runs.pop(key))
+        else:  # made when its turn comes: all runs at once were most of the memory this writer took (a million mentions, each with its IRI, at 50,000 notes)
+            yield "run", key, _run_recipes(graph, key, runs.pop(key), tails)
+
+
+def _run_prefix(base: str, article: str) -> str:
+    """What the IRI of every subject of an article's run starts with."""
+    return mint_text(base, "mention", article.split(":", 1)[1]) + "/"
+
+
+def _run_recipes(graph: nx.MultiDiGraph, prefix: str, articles: list[str], tails: dict[str, str]) -> list[_Recipe]:
+    """The recipes of the run `prefix` of `articles`: a mention per (article, entity);
+    `tails` keeps each entity's `<kind>/<name>` between calls."""
+    recipes = []
+    for u in articles:
+        for v, keyed in graph._succ[u].items():
+            if "mentions" not in keyed:
+                continue
+            tail = tails.get(v)
+            if tail is None:
+                tail = tails[v] = "/".join(encode_segment(k) for k in (graph.nodes[v]["kind"], v.split(":", 1)[1]))
+            # = mint_text(base, "mention", article, kind, name)
+            recipes.append(("mention", u, v, prefix + tail, keyed["mentions"]))
+    return recipes
 
 
 def _run_subjects(recipes: list[_Recipe]) -> Iterator[tuple[str, list[_Recipe]]]:
@@ -387,52 +394,54 @@ def render(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE, **_: object) -> 
 
 
 def stream(graph: nx.MultiDiGraph, handle: TextIO, *, base: str = DEFAULT_BASE, fragments: Path | None = None, published: Path | None = None, **_: object) -> None:
-    """`render`, written to `handle` a batch at a time instead of returned whole.
+    """`render`, written to `handle` a piece at a time instead of returned whole.
 
-    The file is written in pieces: each article's run of mentions and evidence, and between them
-    runs of about NODES_PER_PIECE node subjects. With `fragments` (a cache folder) and `published`
-    (the folder the last build's graph.ttl was published to), each piece is known by a digest of
-    everything it is made of (kg's code, the base, the IRIs and data of its mentions or nodes and
-    their relations), and copied from the published file while that digest stays the same (see
-    kg.fragments.OutputPieces): after a one-note edit, nearly all of the file. The bytes are the
-    same either way (pyoxigraph's Turtle of triples cut at a subject is the texts of the parts joined).
+    The file is one section of pieces (see kg.fragments.OutputPieces): each node's subject, and
+    each article's run of mentions and evidence, in sorted order. With `fragments` (a cache folder)
+    and `published` (the folder the last build's graph.ttl was published to), each piece is known
+    by a digest of everything it is made of (kg's code, the base, the IRIs and data of its node and
+    relations, or of its mentions), and copied from the published file while that digest stays the
+    same: after a one-note edit, nearly all of the file. The bytes are the same either way
+    (pyoxigraph's Turtle of triples cut at a subject is the texts of the parts joined).
     """
     iri = node_iris(graph, base)
     with OutputPieces(fragments, "graph.ttl", handle, published=published, salt=base).open() as store:
-        handle.write(header() + "\n")
-        nodes: list[list[_Recipe]] = []  # the node subjects of the piece being gathered
-
-        def write_nodes() -> None:
-            chosen = nodes.copy()
-            nodes.clear()
-            store.piece(
-                lambda: ("nodes", [_node_parts(graph, iri, recipe[1]) for recipes in chosen for recipe in recipes]),
-                lambda: _turtle([t for recipes in chosen for t in _block(graph, iri, recipes)]),
-            )
-
-        for what, key, recipes in _pieces(graph, iri, base):
-            if what == "node":
-                nodes.append(recipes)
-                if _ends_piece(key):
-                    write_nodes()
-                continue
-            if nodes:
-                write_nodes()
-            store.piece(
-                lambda key=key, recipes=recipes: (key, [(iri[r[1]].value, iri[r[2]].value, r[3], r[4]) for r in recipes]),
-                lambda recipes=recipes: _run_text(graph, iri, recipes),
-            )
-        if nodes:
-            write_nodes()
+        store.text(header() + "\n")
+        with store.section(SUBJECTS):
+            for what, key, recipes in _pieces(graph, iri, base):
+                store.piece(key, *_subject_piece(graph, iri, what, key, recipes))
 
 
-# Node subjects per piece, on average. A piece ends at a subject whose IRI's checksum says so, not
-# at a count, so a node added or removed changes one piece, not every piece after it.
-NODES_PER_PIECE = 32
+def patch(changes: Changes, handle: TextIO, *, base: str = DEFAULT_BASE, fragments: Path | None = None, published: Path | None = None, **_: object) -> None:
+    """graph.ttl as published, with the pieces of `changes` made again (see kg.delta): the
+    subjects of the nodes it names and the runs of its articles; those of removed ones dropped."""
+    graph = changes.graph
+    iri = {node: ox.NamedNode(value) for node, value in changes.iris.items()}
+    pieces: dict[str, tuple | None] = {}
+    for node in changes.removed:
+        pieces[changes.iris[node]] = None
+        if node in changes.articles:
+            pieces[_run_prefix(base, node)] = None
+    for node in changes.nodes:
+        key = iri[node].value
+        pieces[key] = _subject_piece(graph, iri, "node", key, [("node", node)])
+        if node in changes.articles:
+            prefix = _run_prefix(base, node)
+            recipes = _run_recipes(graph, prefix, [node], {})
+            pieces[prefix] = _subject_piece(graph, iri, "run", prefix, recipes) if recipes else None
+    with OutputPieces(fragments, "graph.ttl", handle, published=published, salt=base).open() as store:
+        store.text(header() + "\n")
+        store.patch(SUBJECTS, pieces)
 
 
-def _ends_piece(subject: str) -> bool:
-    return zlib.crc32(subject.encode("utf-8", "surrogatepass")) % NODES_PER_PIECE == 0
+SUBJECTS = "subjects"  # the one section of graph.ttl's pieces
+
+
+def _subject_piece(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], what: str, key: str, recipes: list[_Recipe]) -> tuple:
+    """(parts, make) of one piece of graph.ttl: a node's subject, or an article's run."""
+    if what == "node":
+        return (lambda: ("node", [_node_parts(graph, iri, recipe[1]) for recipe in recipes]), lambda: _turtle(_block(graph, iri, recipes)))
+    return (lambda: (key, [(iri[r[1]].value, iri[r[2]].value, r[3], r[4]) for r in recipes]), lambda: _run_text(graph, iri, recipes))
 
 
 def _node_parts(graph: nx.MultiDiGraph, iri: dict[str, ox.NamedNode], node: str) -> tuple:
