@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 import networkx as nx
@@ -17,10 +17,10 @@ import numpy as np
 
 from kg.dictionary import Dictionary
 from kg.links import parse_links
-from kg.model import ARTICLE, EVIDENCE_PER_PAIR, ORGANIZATION, PERSON, SOURCE, TOPIC, Extraction, Note
+from kg.model import ARTICLE, EVIDENCE_PER_PAIR, ORGANIZATION, PERSON, SOURCE, TOPIC, Entity, Extraction, Mention, Note, WikiLink
 from kg.processes import collector_paused
 from kg.read import LinkIndex
-from kg.resolve import entity_id, resolve
+from kg.resolve import Resolution, entity_id, resolve
 
 # Edge relations: name -> (from kind(s), to kind(s)) as documentation; the exporters map them.
 RELATIONS = {
@@ -52,108 +52,161 @@ def topic_id(key: str) -> str:
 
 @collector_paused()  # it makes millions of lasting objects and no garbage: see collector_paused
 def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionary: Dictionary) -> nx.MultiDiGraph:
-    """The knowledge graph of a vault. Deterministic: nodes and edges are added in sorted order."""
+    """The knowledge graph of a vault. Deterministic: nodes and edges are added in sorted order.
+
+    Each node's out-edges are added in phases, the same for every node (kg.delta makes one node's
+    edges again in the same order): an entity's makers and family, a note's links, authors and
+    source (`note_edges`), an article's mentions (`mention_edges`), an entity's co-mentions.
+    graph.ttl lists a predicate's objects in the order the edges were added."""
     notes = sorted(notes, key=lambda n: n.path)
     resolution = resolve(notes, extractions, dictionary)
     graph = nx.MultiDiGraph()
     index = LinkIndex(notes)
-    by_path = {note.path: note for note in notes}
+    note_node = note_nodes(notes, resolution)
+    kinds = {note.path: note.kind for note in notes}
 
-    # Entities first, so topic notes that are entities land on the entity's node.
-    note_node: dict[str, str] = {}
     for eid in sorted(resolution.entities):
-        entity = resolution.entities[eid]
-        attrs = {
-            "kind": entity.kind,
-            "label": entity.name,
-            "aliases": sorted(entity.aliases - {entity.name}),
-        }
-        if entity.note:
-            attrs["note"] = entity.note
-            note_node[entity.note] = eid
-        graph.add_node(eid, **attrs)
+        graph.add_node(eid, **entity_attrs(resolution.entities[eid]))
     for note in notes:
-        if note.kind == ARTICLE:
-            graph.add_node(article_id(note.path), **_article_attrs(note))
-            note_node[note.path] = article_id(note.path)
-        elif note.path not in note_node:
-            graph.add_node(topic_id(note.path), kind=TOPIC, label=note.title, note=note.path, aliases=sorted(set(note.aliases)))
-            note_node[note.path] = topic_id(note.path)
+        if note_node[note.path] not in graph:
+            graph.add_node(note_node[note.path], **note_attrs(note))
     for eid, entity in sorted(resolution.entities.items()):
-        for maker in sorted(entity.makers):
-            graph.add_edge(eid, entity_id(ORGANIZATION, maker), key="made_by")
-        if entity.family:
-            graph.add_edge(eid, entity_id(entity.kind, entity.family), key="version_of")
+        add_edges(graph, ((eid, v, key, data) for v, key, data in entity_edges(entity)))
 
-    def link_target(link) -> str:
+    def target(link: WikiLink) -> tuple[str, bool]:
         path = index.resolve(link)
-        if path is not None:
-            return note_node[path]
-        node = topic_id(link.name)
-        if node not in graph:
-            graph.add_node(node, kind=TOPIC, label=link.name, aliases=[])
-        return node
+        if path is None:
+            return topic_id(link.name), False
+        return note_node[path], kinds[path] == ARTICLE
 
     for note in notes:
         here = note_node[note.path]
-        for link in sorted({link.target: link for link in note.links if not link.is_attachment}.values(), key=lambda l: l.target):
-            there = link_target(link)
-            if there == here:
-                continue
-            there_kind = graph.nodes[there]["kind"]
-            if there_kind == ARTICLE:
-                relation = "links_to"
-            elif note.kind == ARTICLE:
-                relation = "about"
-            else:
-                relation = "related"
-            _bump(graph, here, there, relation)
-        for parent in note.broader:
-            link = parse_links(f"[[{parent}]]")
-            if link:
-                _bump(graph, here, link_target(link[0]), "broader")
-        if note.kind == ARTICLE:
-            for author in note.authors:
-                graph.add_edge(here, _author_node(graph, author, dictionary), key="author")
-            if note.source:
-                graph.add_edge(here, _source_node(graph, note.source), key="source")
+        edges = note_edges(note, here, target, dictionary)
+        for v, _key, _data in edges:
+            if v not in graph:
+                graph.add_node(v, **default_attrs(v))
+        add_edges(graph, ((here, v, key, data) for v, key, data in edges))
 
     # Mentions with evidence, then co-mentions weighted by the number of articles.
     per_article: dict[str, list[str]] = {}
 
-    def mention_edges() -> Iterator[tuple[str, str, str, dict]]:
-        for (path, eid), mentions in sorted(resolution.mentions.items()):
-            if by_path[path].kind != ARTICLE:
+    def all_mention_edges() -> Iterator[tuple[str, str, str, dict]]:
+        for path, by_entity in itertools.groupby(sorted(resolution.mentions.items()), key=lambda item: item[0][0]):
+            if kinds[path] != ARTICLE:
                 continue
-            evidence = []
-            seen = set()
-            for mention in mentions:
-                if not mention.sentence or mention.sentence in seen:
-                    continue
-                seen.add(mention.sentence)
-                evidence.append({"sentence": mention.sentence, "start": mention.start, "end": mention.end})
-                if len(evidence) == EVIDENCE_PER_PAIR:
-                    break
-            yield note_node[path], eid, "mentions", {"count": len(mentions), "evidence": evidence}
-            per_article.setdefault(path, []).append(eid)
+            edges = mention_edges({eid: mentions for (_path, eid), mentions in by_entity})
+            per_article[path] = [eid for eid, _key, _data in edges]
+            for eid, key, data in edges:
+                yield note_node[path], eid, key, data
 
-    add_edges(graph, mention_edges())
+    add_edges(graph, all_mention_edges())
     del resolution
     add_edges(graph, ((a, b, "co_mention", {"weight": weight}) for a, b, weight in co_mentions(per_article.values())))
 
     # How many articles reach each node (sizes in the view, filters, ranking).
-    kinds = dict(graph.nodes(data="kind"))
-    reached: dict[str, set[str]] = {}
-    for u, targets in graph.adjacency():
-        if kinds[u] != ARTICLE:
-            continue
-        for v, keyed in targets.items():
-            if not _REACHING.isdisjoint(keyed):
-                reached.setdefault(v, set()).add(u)
-    for node, data in graph.nodes(data=True):
+    reached: dict[str, int] = {}
+    for u, targets in graph._succ.items():
+        if u.startswith(ARTICLE_PREFIX):
+            for v in reaches(targets):
+                reached[v] = reached.get(v, 0) + 1
+    for node, data in graph._node.items():
         if data["kind"] != ARTICLE:
-            data["articles"] = len(reached.get(node, ()))
+            data["articles"] = reached.get(node, 0)
     return graph
+
+
+ARTICLE_PREFIX = f"{ARTICLE}:"
+
+
+def note_nodes(notes: Iterable[Note], resolution: Resolution) -> dict[str, str]:
+    """path -> the node of each note: an article's own, the entity a topic note names, or the topic's own."""
+    named = {entity.note: eid for eid, entity in resolution.entities.items() if entity.note}
+    return {note.path: article_id(note.path) if note.kind == ARTICLE else named.get(note.path, topic_id(note.path)) for note in notes}
+
+
+def entity_attrs(entity: Entity) -> dict:
+    """An entity node's attributes (but `articles`, counted once the graph has its edges)."""
+    attrs = {"kind": entity.kind, "label": entity.name, "aliases": sorted(entity.aliases - {entity.name})}
+    if entity.note:
+        attrs["note"] = entity.note
+    return attrs
+
+
+def note_attrs(note: Note) -> dict:
+    """The attributes of a note's own node: an article, or a topic note that names no entity."""
+    if note.kind == ARTICLE:
+        return _article_attrs(note)
+    return {"kind": TOPIC, "label": note.title, "note": note.path, "aliases": sorted(set(note.aliases))}
+
+
+def default_attrs(node: str) -> dict:
+    """The attributes of a node only edges make: a topic named by a link no note answers, an
+    author, a source (its kind from its id, its label the rest of it)."""
+    kind, _, name = node.partition(":")
+    return {"kind": kind, "label": name, "aliases": []}
+
+
+def entity_edges(entity: Entity) -> list[tuple[str, str, dict]]:
+    """An entity's own out-edges, (target, relation, data): its makers, then its family."""
+    edges = [(entity_id(ORGANIZATION, maker), "made_by", {}) for maker in sorted(entity.makers)]
+    if entity.family:
+        edges.append((entity_id(entity.kind, entity.family), "version_of", {}))
+    return edges
+
+
+Target = Callable[[WikiLink], tuple[str, bool]]  # a link -> (its node, whether that is an article)
+
+
+def note_edges(note: Note, here: str, target: Target, dictionary: Dictionary) -> list[tuple[str, str, dict]]:
+    """The out-edges a note gives its node `here`, (target, relation, data) in the order they are
+    added: its links (by target, one each; `count` the links that land on the same node),
+    broader topics, then an article's authors and source. Targets may be nodes no note makes
+    (see `default_attrs`)."""
+    counted: dict[tuple[str, str], dict] = {}
+
+    def bump(there: str, relation: str) -> None:
+        data = counted.setdefault((there, relation), {"count": 0})
+        data["count"] += 1
+
+    for link in sorted({link.target: link for link in note.links if not link.is_attachment}.values(), key=lambda l: l.target):
+        there, is_article = target(link)
+        if there == here:
+            continue
+        bump(there, "links_to" if is_article else ("about" if note.kind == ARTICLE else "related"))
+    for parent in note.broader:
+        link = parse_links(f"[[{parent}]]")
+        if link:
+            bump(target(link[0])[0], "broader")
+    if note.kind == ARTICLE:
+        for author in note.authors:
+            counted.setdefault((author_node(author, dictionary), "author"), {})
+        if note.source:
+            counted.setdefault((f"{SOURCE}:{source_name(note.source)}", "source"), {})
+    return [(there, relation, data) for (there, relation), data in counted.items()]
+
+
+def mention_edges(by_entity: dict[str, list[Mention]]) -> list[tuple[str, str, dict]]:
+    """An article's mentions edges, (entity, "mentions", data) by entity: `count` its mentions
+    and `evidence` the first EVIDENCE_PER_PAIR different sentences."""
+    edges = []
+    for eid in sorted(by_entity):
+        mentions = by_entity[eid]
+        evidence = []
+        seen = set()
+        for mention in mentions:
+            if not mention.sentence or mention.sentence in seen:
+                continue
+            seen.add(mention.sentence)
+            evidence.append({"sentence": mention.sentence, "start": mention.start, "end": mention.end})
+            if len(evidence) == EVIDENCE_PER_PAIR:
+                break
+        edges.append((eid, "mentions", {"count": len(mentions), "evidence": evidence}))
+    return edges
+
+
+def reaches(targets: dict[str, dict]) -> Iterator[str]:
+    """The nodes an article's out-edges (`graph._succ[article]`) reach it by (see `articles`)."""
+    return (v for v, keyed in targets.items() if not _REACHING.isdisjoint(keyed))
 
 
 def co_mentions(groups: Iterable[list[str]]) -> Iterator[tuple[str, str, int]]:
@@ -269,13 +322,6 @@ def edge_groups(graph: nx.MultiDiGraph) -> Iterator[tuple[str, list[tuple[str, s
 _REACHING = frozenset({"mentions", "about", "author", "source"})  # the relations an article reaches a node by
 
 
-def _bump(graph: nx.MultiDiGraph, u: str, v: str, relation: str) -> None:
-    if graph.has_edge(u, v, key=relation):
-        graph.edges[u, v, relation]["count"] += 1
-    else:
-        graph.add_edge(u, v, key=relation, count=1)
-
-
 def _article_attrs(note: Note) -> dict:
     attrs = {
         "kind": ARTICLE,
@@ -292,15 +338,12 @@ def _article_attrs(note: Note) -> dict:
     return attrs
 
 
-def _author_node(graph: nx.MultiDiGraph, author: str, dictionary: Dictionary) -> str:
+def author_node(author: str, dictionary: Dictionary) -> str:
+    """The node of a frontmatter author: an organization the dictionary knows only as one, else a person."""
     entry = dictionary.lookup(ORGANIZATION, author)
     kind = ORGANIZATION if entry is not None and dictionary.lookup(PERSON, author) is None else PERSON
     entry = dictionary.lookup(kind, author)
-    name = entry.name if entry is not None else author
-    node = entity_id(kind, name)
-    if node not in graph:
-        graph.add_node(node, kind=kind, label=name, aliases=[])
-    return node
+    return entity_id(kind, entry.name if entry is not None else author)
 
 
 def source_name(source: str) -> str:
@@ -309,11 +352,3 @@ def source_name(source: str) -> str:
         host = urlsplit(source).hostname or source
         return host.removeprefix("www.")
     return source
-
-
-def _source_node(graph: nx.MultiDiGraph, source: str) -> str:
-    name = source_name(source)
-    node = f"{SOURCE}:{name}"
-    if node not in graph:
-        graph.add_node(node, kind=SOURCE, label=name, aliases=[])
-    return node
