@@ -6,7 +6,6 @@ optional callback, problems into the returned BuildResult (and OUT/report.json).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,14 +20,19 @@ from pathlib import Path
 import networkx as nx
 
 from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache, NoteCache, code_fingerprint
+from kg.delta import Changes, Fallback, build_changes, fingerprint, output_stamp
 from kg.dictionary import load_dictionary
 from kg.errors import ExportError, VaultError
-from kg.export import formats, write_all, write_file
+from kg.export import formats, patch_all, write_all, write_file
+from kg.fragments import CannotPatch
 from kg.graph import build_graph, edge_count
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Note, Problem
 from kg.parallel import default_jobs, extract_all
-from kg.processes import give_back_memory
-from kg.read import read_vault
+from kg.processes import collector_paused, give_back_memory
+from kg.read import VaultFiles, read_vault
+from kg.resolve import Resolution, resolve
+from kg.state import BuildState, Known
+from kg.vocab import DEFAULT_BASE, mint_text
 
 Progress = Callable[[int, int], None]
 
@@ -47,6 +51,8 @@ class BuildResult:
     # kept as they were (see build_vault's `reuse_outputs`); `graph` is then None.
     unchanged: bool = False
     counts: dict[str, int] = field(default_factory=dict)  # entities and edges, when there is no graph
+    changed: int | None = None  # notes changed, added or removed, when only what changed was made (kg.delta)
+    fallback: str | None = None  # why a build that could have made only what changed was made whole
 
     def summary(self) -> dict[str, int | float]:
         if self.graph is not None:
@@ -84,128 +90,114 @@ def build_vault(
     `cache`, each note's extraction is kept in `cache_dir` (default OUT/.kg-cache) and reused while
     the note, kg and the dictionary are unchanged. None of these change the outputs.
 
-    With `reuse_outputs` (and the cache), a build whose every input is what the last build into
-    `out` read (each note, the problems met, kg's code, the dictionary, the options) and whose
-    outputs are still as that build left them writes nothing and returns at once, `unchanged` set
-    and without a graph (the CLI does this; library callers get a graph unless they ask).
+    With `reuse_outputs` (and the cache), a build into the folder of the last build makes only what
+    changed since (kg.delta: the same bytes as a whole build): when nothing has (each note, the
+    problems met, kg's code, the dictionary, the options) and the outputs are still as that build
+    left them, it writes nothing, `unchanged` set. Either way there is no graph in the result (the
+    CLI does this; library callers get a graph unless they ask).
     """
     started = time.perf_counter()
-    vault = Path(vault)
-    folder = Path(cache_dir or Path(out) / CACHE_FOLDER)
+    vault, out = Path(vault), Path(out)
+    folder = Path(cache_dir or out / CACHE_FOLDER)
     code = code_fingerprint() if cache else None
+    options = dict(options or {})
+    fallback, notices = None, ()
+    if cache and reuse_outputs and not scheduler:
+        try:
+            with collector_paused():  # it loads and makes lasting objects by the million, and leaves no cyclic garbage
+                outcome = build_changes(vault, out, folder, dictionaries=tuple(dictionaries), options=options, jobs=jobs or default_jobs(), code=code, write=_patch_outputs(folder), progress=progress)
+        except (Fallback, CannotPatch) as exc:
+            outcome, fallback, notices = None, str(exc), getattr(exc, "notices", ())
+        if outcome is not None:
+            result = BuildResult(notes=outcome.notes, graph=None, problems=outcome.problems, files=outcome.files, cache=outcome.cache, unchanged=outcome.unchanged, counts=outcome.counts, changed=outcome.changed)
+            if outcome.unchanged:
+                _remove_stale_staging(out)  # what a killed build left, as a full build would
+                result.files = sorted(out / name for name in (BuildState(folder).sealed() or ("", {}))[1])
+            result.seconds = time.perf_counter() - started
+            return result
+    read_at = time.time_ns()
     parsed = NoteCache(folder, code=code) if cache else None
-    notes, problems = read_vault(vault, cache=parsed)
+    files = VaultFiles() if cache else None
+    notes, problems = read_vault(vault, cache=parsed, files=files)
     if not notes:
         detail = f" ({len(problems)} file(s) could not be read)" if problems else ""
         raise VaultError(f"{vault}: no notes (.md, .markdown or .txt files) found{detail}")
     dictionary = load_dictionary(tuple(dictionaries))
     store = ExtractionCache(folder, dictionary_digest=dictionary.digest, code=code) if cache else None
     if store is not None and parsed is not None:
-        store.stats.notices += parsed.notices
+        store.stats.notices += [*notices, *parsed.notices]
     keys = store.keys(notes, digests=parsed.digests if parsed is not None else None) if store is not None else None
-    manifest = BuildManifest(store.folder) if store is not None else None
-    fingerprint = build_fingerprint(keys, problems, options or {}) if keys is not None else None
-    if reuse_outputs and manifest is not None:
-        files = manifest.unchanged_outputs(Path(out), fingerprint)
-        if files is not None:
-            _remove_stale_staging(Path(out))  # what a killed build left, as a full build would
-            store.stats.hits = len(notes)
-            result = BuildResult(notes=_without_bodies(notes), graph=None, problems=problems, cache=store.stats, files=files, unchanged=True, counts=manifest.counts)
-            result.seconds = time.perf_counter() - started
-            return result
+    state = BuildState(folder) if cache else None
     # While workers extract, import the writers (pyvis, scipy, igraph...: most of a second).
     extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, cache=store, progress=progress, keys=keys, meanwhile=formats)
     notes = _without_bodies(notes)
     give_back_memory()
-    graph = build_graph(notes, extractions, dictionary)
+    resolution = resolve(notes, extractions, dictionary)
+    graph = build_graph(notes, extractions, dictionary, resolution=resolution)
     del extractions  # the graph holds what the outputs need
     give_back_memory()
-    result = BuildResult(notes=notes, graph=graph, problems=problems, cache=store.stats if store else None)
+    result = BuildResult(notes=notes, graph=graph, problems=problems, cache=store.stats if store else None, fallback=fallback)
     report = report_json(problems)
     writers = 1 if scheduler else (jobs or default_jobs())
 
     def produce(staging: Path) -> list[str]:
-        names = write_all(graph, staging, jobs=writers, fragments=store.folder if store is not None else None, published=Path(out), **(options or {}))
+        names = write_all(graph, staging, jobs=writers, fragments=store.folder if store is not None else None, published=out, **options)
         write_file(staging / "report.json", lambda handle: handle.write(report))
         return [*names, "report.json"]
 
-    if manifest is not None:
-        manifest.forget()  # the outputs are about to change: never vouch for them half-way
-    result.files = publish(Path(out), produce)
-    if manifest is not None:
+    if state is not None:
+        state.forget()  # the outputs are about to change: never vouch for them half-way
+    result.files = publish(out, produce)
+    if state is not None and files is not None:
         summary = result.summary()
-        manifest.record(Path(out), fingerprint, result.files, {"entities": summary["entities"], "edges": summary["edges"]})
+        known = known_state(graph, notes, resolution, files, counts={"entities": summary["entities"], "edges": summary["edges"]}, read_at=read_at, base=options.get("base", DEFAULT_BASE))
+        if state.save_whole(graph, known):
+            state.seal(fingerprint(vault, out, tuple(dictionaries), options, code=code), {path.name: output_stamp(path) for path in result.files})
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _patch_outputs(folder: Path) -> Callable[[Changes, Path, list[Problem]], list[Path]]:
+    """How kg.delta writes its outputs: each format patched into a staging folder, then published."""
+
+    def write(changes: Changes, out: Path, problems: list[Problem]) -> list[Path]:
+        report = report_json(problems)
+
+        def produce(staging: Path) -> list[str]:
+            names = patch_all(changes, staging, fragments=folder, published=out)
+            write_file(staging / "report.json", lambda handle: handle.write(report))
+            return [*names, "report.json"]
+
+        return publish(out, produce)
+
+    return write
+
+
+def known_state(graph: nx.MultiDiGraph, notes: list[Note], resolution: Resolution, files: VaultFiles, *, counts: dict[str, int], read_at: int, base: str) -> Known:
+    """What the state keeps of a whole build (see kg.state)."""
+    from kg.export.graphml import graph_counts
+    from kg.export.turtle import node_iris
+
+    iris = {node: iri.value for node, iri in node_iris(graph, base).items()}
+    collisions = any(iri != mint_text(base, graph._node[node]["kind"], node.split(":", 1)[1]) for node, iri in iris.items())
+    return Known(
+        files=files.files,
+        walk_problems=files.walk_problems,
+        notes={note.path: note for note in notes},
+        entities=resolution.entities,
+        canonical=resolution.canonical,
+        iris=iris,
+        referrers={node: len(sources) for node, sources in graph._pred.items() if sources},
+        graphml=dict(graph_counts(graph)),
+        counts=counts,
+        read_at=read_at,
+        extra={"collisions": collisions},
+    )
 
 
 def _without_bodies(notes: list[Note]) -> list[Note]:
     """Bodies are only read by extraction; a 50,000-note vault's text is hundreds of MB."""
     return [replace(note, body="") for note in notes]
-
-
-MANIFEST_FILE = "last-build.json"
-
-
-def build_fingerprint(keys: dict[str, str], problems: list[Problem], options: dict) -> str:
-    """One digest of everything a build's outputs depend on: every note as read (with kg's code and
-    the dictionary, through the notes' cache keys by path), the problems met, and the rendering options."""
-    digest = hashlib.sha256()
-    for path in sorted(keys):
-        digest.update(f"{path}\0{keys[path]}\n".encode("utf-8", "surrogatepass"))
-    digest.update(report_json(problems).encode("utf-8", "surrogatepass"))
-    digest.update(json.dumps(options, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
-
-
-class BuildManifest:
-    """What the last build wrote (OUT/.kg-cache/last-build.json): its fingerprint, and the size,
-    modification time and inode of each output, so a rebuild with nothing new can keep them.
-
-    Like the rest of the cache it is disposable: missing or unreadable means "build".
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.path = Path(folder) / MANIFEST_FILE
-        self.counts: dict[str, int] = {}
-
-    def unchanged_outputs(self, out: Path, fingerprint: str) -> list[Path] | None:
-        """The output files, if the last build had `fingerprint` and they are as it left them."""
-        try:
-            recorded = json.loads(self.path.read_text(encoding="utf-8"))
-            if recorded.get("fingerprint") != fingerprint or recorded.get("out") != str(out.resolve()):
-                return None
-            files = []
-            for name, stamp in sorted(recorded["files"].items()):
-                path = out / name
-                if _stamp(path) != stamp:
-                    return None
-                files.append(path)
-            self.counts = {key: int(value) for key, value in recorded["counts"].items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
-        return files or None
-
-    def record(self, out: Path, fingerprint: str, files: list[Path], counts: dict[str, int]) -> None:
-        data = {"out": str(out.resolve()), "fingerprint": fingerprint, "files": {path.name: _stamp(path) for path in files}, "counts": counts}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(self.path.name + ".tmp")
-            temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-            os.replace(temporary, self.path)
-        except OSError:
-            pass  # the next build just builds
-
-    def forget(self) -> None:
-        try:
-            self.path.unlink(missing_ok=True)
-        except OSError:
-            pass
-
-
-def _stamp(path: Path) -> list[int]:
-    stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
 def problem_order(problem: Problem) -> tuple[str, str, str]:

@@ -195,7 +195,7 @@ class ExtractionCache:
             return []
 
     def _transaction(self):  # noqa: ANN202 - a context manager of a connection
-        return _connect(self.path, _SCHEMA)
+        return connect(self.path, _SCHEMA)
 
     def _discard(self) -> None:
         remove_database(self.path)
@@ -280,8 +280,11 @@ class NoteCache:
     notice; a row that cannot be unpickled is parsed again.
     """
 
-    def __init__(self, folder: Path, *, code: str | None = None) -> None:
+    def __init__(self, folder: Path, *, code: str | None = None, one_by_one: bool = False) -> None:
+        """`one_by_one`: look each file up on its own (a build that reads only a few files)
+        instead of reading every row at the first lookup."""
         self.path = Path(folder) / NOTES_FILE
+        self.one_by_one = one_by_one
         self.salt = hashlib.blake2b((code or code_fingerprint()).encode(), digest_size=32).digest()  # keys every digest
         self.rows: dict[str, tuple[bytes, bytes]] | None = None  # stored, not yet asked for
         self.stored: set[str] = set()  # every path with a stored row
@@ -297,10 +300,13 @@ class NoteCache:
     def get(self, rel: str, digest: bytes) -> object | None:
         """What `put` stored for `rel` with this `digest`, or None."""
         self.digests[rel] = digest
-        if self.rows is None:
-            self.rows = self._read_rows()
-            self.stored = set(self.rows)
-        row = self.rows.pop(rel, None)  # each file is asked for once: let its pickle go (a vault's text in all)
+        if self.one_by_one:
+            row = self._read_row(rel)
+        else:
+            if self.rows is None:
+                self.rows = self._read_rows()
+                self.stored = set(self.rows)
+            row = self.rows.pop(rel, None)  # each file is asked for once: let its pickle go (a vault's text in all)
         if row is None or row[0] != digest:
             return None
         try:
@@ -322,7 +328,7 @@ class NoteCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with _connect(self.path, _NOTES_SCHEMA) as db:
+            with connect(self.path, _NOTES_SCHEMA) as db:
                 db.executemany("DELETE FROM note WHERE path = ?", gone)
                 db.executemany(
                     "INSERT OR REPLACE INTO note (path, digest, value) VALUES (?, ?, ?)",
@@ -331,11 +337,23 @@ class NoteCache:
         except (OSError, sqlite3.Error) as exc:
             self.notices.append(f"{self.path}: cannot be updated ({exc}); the next build parses those notes again")
 
+    def save_changes(self, gone: Iterable[str]) -> None:
+        """Store the fresh rows and drop the rows of the `gone` paths (`save` for a build that knows what changed)."""
+        self.stored = set(gone)
+        self.save(keep=())
+
+    def _read_row(self, rel: str) -> tuple[bytes, bytes] | None:
+        try:
+            with connect(self.path, _NOTES_SCHEMA) as db:
+                return db.execute("SELECT digest, value FROM note WHERE path = ?", (rel,)).fetchone()
+        except sqlite3.Error:
+            return None
+
     def _read_rows(self) -> dict[str, tuple[bytes, bytes]]:
         if not self.path.exists():
             return {}
         try:
-            with _connect(self.path, _NOTES_SCHEMA) as db:
+            with connect(self.path, _NOTES_SCHEMA) as db:
                 return {path: (digest, value) for path, digest, value in db.execute("SELECT path, digest, value FROM note")}
         except sqlite3.OperationalError as exc:
             self.notices.append(f"{self.path}: cannot be read ({exc}); parsed every note")
@@ -349,12 +367,14 @@ _NOTES_SCHEMA = "CREATE TABLE IF NOT EXISTS note (path TEXT PRIMARY KEY, digest 
 
 
 @contextmanager
-def _connect(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
-    """A connection whose work commits on success, rolls back on error, and is always closed."""
+def connect(path: Path, schema: str | tuple[str, ...]) -> Iterator[sqlite3.Connection]:
+    """A connection whose work commits on success, rolls back on error, and is always closed;
+    `schema` (a statement, or several) makes its tables where they are missing."""
     db = sqlite3.connect(path, timeout=30)
     try:
         with db:
-            db.execute(schema)
+            for statement in (schema,) if isinstance(schema, str) else schema:
+                db.execute(statement)
             yield db
     finally:
         db.close()

@@ -68,24 +68,9 @@ class Dictionary:
 
 def load_dictionary(extra: tuple[Path, ...] = ()) -> Dictionary:
     """The shipped dictionary merged with the user's files (later files extend earlier entries)."""
-    sources: list[tuple[str, str, str]] = []  # (label, text, default kind)
-    data = resources.files("kg") / "data"
-    for stem, kind in sorted(_KIND_BY_FILE.items()):
-        resource = data / f"{stem}.yaml"
-        if resource.is_file():
-            sources.append((f"kg/data/{stem}.yaml", resource.read_text(encoding="utf-8"), kind))
-    for path in extra:
-        try:
-            text = Path(path).read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DictionaryError(f"{path}: cannot be read ({exc})") from exc
-        sources.append((str(path), text, _KIND_BY_FILE.get(Path(path).stem, "")))
-    noise_resource = data / "noise.txt"
-    noise_text = noise_resource.read_text(encoding="utf-8") if noise_resource.is_file() else ""
+    sources, noise_text = _sources(extra)
     merged: dict[tuple[str, str], Entry] = {}
-    digest = hashlib.sha256(noise_text.encode())
     for label, text, default_kind in sources:
-        digest.update(label.encode() + b"\0" + text.encode())
         for entry in _parse(label, text, default_kind):
             key = (entry.kind, name_key(entry.name))
             old = merged.get(key)
@@ -108,7 +93,37 @@ def load_dictionary(extra: tuple[Path, ...] = ()) -> Dictionary:
     noise = frozenset(
         name_key(line.split("#", 1)[0].strip()) for line in noise_text.splitlines() if line.split("#", 1)[0].strip()
     )
-    return Dictionary(entries=entries, noise=noise, digest=digest.hexdigest()[:16], by_key=by_key)
+    return Dictionary(entries=entries, noise=noise, digest=_digest(sources, noise_text), by_key=by_key)
+
+
+def dictionary_digest(extra: tuple[Path, ...] = ()) -> str:
+    """`load_dictionary(extra).digest`, from the files' texts alone (nothing parsed)."""
+    return _digest(*_sources(extra))
+
+
+def _sources(extra: tuple[Path, ...]) -> tuple[list[tuple[str, str, str]], str]:
+    """(label, text, default kind) of every dictionary file, shipped ones first, and the noise list's text."""
+    sources: list[tuple[str, str, str]] = []
+    data = resources.files("kg") / "data"
+    for stem, kind in sorted(_KIND_BY_FILE.items()):
+        resource = data / f"{stem}.yaml"
+        if resource.is_file():
+            sources.append((f"kg/data/{stem}.yaml", resource.read_text(encoding="utf-8"), kind))
+    for path in extra:
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DictionaryError(f"{path}: cannot be read ({exc})") from exc
+        sources.append((str(path), text, _KIND_BY_FILE.get(Path(path).stem, "")))
+    noise_resource = data / "noise.txt"
+    return sources, noise_resource.read_text(encoding="utf-8") if noise_resource.is_file() else ""
+
+
+def _digest(sources: list[tuple[str, str, str]], noise_text: str) -> str:
+    digest = hashlib.sha256(noise_text.encode())
+    for label, text, _kind in sources:
+        digest.update(label.encode() + b"\0" + text.encode())
+    return digest.hexdigest()[:16]
 
 
 def _parse(label: str, text: str, default_kind: str) -> list[Entry]:

@@ -51,15 +51,19 @@ def topic_id(key: str) -> str:
 
 
 @collector_paused()  # it makes millions of lasting objects and no garbage: see collector_paused
-def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionary: Dictionary) -> nx.MultiDiGraph:
+def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionary: Dictionary, *, resolution: Resolution | None = None) -> nx.MultiDiGraph:
     """The knowledge graph of a vault. Deterministic: nodes and edges are added in sorted order.
+
+    `resolution` is `resolve(notes, extractions, dictionary)` when the caller made it already; its
+    mentions are let go once the graph holds them (at 50,000 notes, a million lists).
 
     Each node's out-edges are added in phases, the same for every node (kg.delta makes one node's
     edges again in the same order): an entity's makers and family, a note's links, authors and
     source (`note_edges`), an article's mentions (`mention_edges`), an entity's co-mentions.
     graph.ttl lists a predicate's objects in the order the edges were added."""
     notes = sorted(notes, key=lambda n: n.path)
-    resolution = resolve(notes, extractions, dictionary)
+    if resolution is None:
+        resolution = resolve(notes, extractions, dictionary)
     graph = nx.MultiDiGraph()
     index = LinkIndex(notes)
     note_node = note_nodes(notes, resolution)
@@ -100,7 +104,7 @@ def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionar
                 yield note_node[path], eid, key, data
 
     add_edges(graph, all_mention_edges())
-    del resolution
+    resolution.mentions = {}
     add_edges(graph, ((a, b, "co_mention", {"weight": weight}) for a, b, weight in co_mentions(per_article.values())))
 
     # How many articles reach each node (sizes in the view, filters, ranking).

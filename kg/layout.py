@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import networkx as nx
@@ -67,23 +68,23 @@ class Projection:
 
 def projection(graph: nx.MultiDiGraph) -> Projection:
     """The Projection of `graph`."""
-    nodes = sorted(graph.nodes)
+    adjacency = graph._succ  # networkx's own dicts: its edge view costs a call per edge
+    return projection_of(sorted(graph.nodes), ((u, v, key) for u, targets in adjacency.items() for v, keyed in targets.items() for key in keyed))
+
+
+def projection_of(nodes: list[str], edges: Iterable[tuple[str, str, str]]) -> Projection:
+    """The Projection of the sorted `nodes` and the (source, target, relation) `edges` between them
+    (in any order; relations without a RELATION_WEIGHT and loops are left out)."""
     index = {node: i for i, node in enumerate(nodes)}
     codes = {key: i for i, key in enumerate(RELATION_WEIGHT)}
     strengths = np.array(list(RELATION_WEIGHT.values()), dtype=np.float64)
     ends, relations = array("q"), array("b")
-    for u, targets in graph.adjacency():  # networkx's own dicts: its edge view costs a call per edge
-        a = index[u]
-        for v, keyed in targets.items():
-            if u == v:
-                continue
-            b = index[v]
-            for key in keyed:
-                code = codes.get(key)
-                if code is not None:
-                    ends.append(a)
-                    ends.append(b)
-                    relations.append(code)
+    for u, v, key in edges:
+        code = codes.get(key)
+        if code is not None and u != v:
+            ends.append(index[u])
+            ends.append(index[v])
+            relations.append(code)
     if not relations:
         none = np.empty(0, dtype=np.int64)
         return Projection(nodes, none, none, np.empty(0))

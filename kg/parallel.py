@@ -70,28 +70,47 @@ def extract_all(
         done, keys = cache.load(notes, keys=keys)
     pending = [note for note in notes if note.path not in done]
     report = _Counter(progress, total, start=len(done))
-    if pending:
-        if scheduler:
-            from kg.cluster import extract_on_cluster
+    if pending and scheduler:
+        from kg.cluster import extract_on_cluster
 
-            fresh = extract_on_cluster(pending, dictionary, address=scheduler, chunk=_chunk_size(len(pending), 8), progress=report)
-        else:
-            jobs = jobs or default_jobs()
-            lexicon = cache.lexicon(dictionary) if cache is not None else None
-            words = cache.word_table(dictionary) if cache is not None else None
-            if jobs > 1 and (len(pending) >= MIN_NOTES_FOR_POOL or (meanwhile is not None and can_fork())):
-                fresh = _extract_in_pool(pending, dictionary, jobs=jobs, progress=report, lexicon=lexicon, words=words, meanwhile=meanwhile)
-                meanwhile = None
-            else:
-                fresh = _extract_here(pending, dictionary, progress=report, lexicon=lexicon, words=words)
-        done.update(fresh)
+        done.update(extract_on_cluster(pending, dictionary, address=scheduler, chunk=_chunk_size(len(pending), 8), progress=report))
     else:
-        report(0)
+        done.update(extract_notes(pending, dictionary, jobs=jobs, cache=cache, progress=report, meanwhile=meanwhile))
+        meanwhile = None
     if meanwhile is not None:
         meanwhile()
     if cache is not None:
         cache.save({path: (keys[path], done[path]) for path in (note.path for note in pending)}, keep=keys)
     return {note.path: done[note.path] for note in sorted(notes, key=lambda n: n.path)}
+
+
+def extract_notes(
+    notes: Sequence[Note],
+    dictionary: Dictionary,
+    *,
+    jobs: int | None = None,
+    cache: ExtractionCache | None = None,
+    progress: Callable[[int], None] | None = None,
+    meanwhile: Callable[[], object] | None = None,
+) -> dict[str, Extraction]:
+    """path -> Extraction of each of `notes`, made here or by `jobs` worker processes (the word
+    lists and the tokenizer's table from `cache` when it keeps them), `meanwhile` called once on
+    the way (while a worker extracts, where there is one). `progress(n)`: n more notes done."""
+    report = progress or (lambda _n: None)
+    if not notes:
+        report(0)
+        if meanwhile is not None:
+            meanwhile()
+        return {}
+    jobs = jobs or default_jobs()
+    lexicon = cache.lexicon(dictionary) if cache is not None else None
+    words = cache.word_table(dictionary) if cache is not None else None
+    if jobs > 1 and (len(notes) >= MIN_NOTES_FOR_POOL or (meanwhile is not None and can_fork())):
+        return _extract_in_pool(notes, dictionary, jobs=jobs, progress=report, lexicon=lexicon, words=words, meanwhile=meanwhile)
+    fresh = _extract_here(notes, dictionary, progress=report, lexicon=lexicon, words=words)
+    if meanwhile is not None:
+        meanwhile()
+    return fresh
 
 
 def extract_chunk(notes: Sequence[Note], matcher: Matcher) -> list[tuple[str, Extraction]]:

@@ -11,7 +11,7 @@ import re
 import stat
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -138,24 +138,50 @@ def _rel(root: Path, path: Path) -> str:
 _NAME_CONTROL = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
 
 
-def read_note(root: Path, path: Path, cache: NoteCache | None = None) -> tuple[Note | None, list[Problem]]:
+@dataclass(frozen=True)
+class FileState:
+    """A note file as a build read it: its stat (size, mtime_ns, ctime_ns, inode) before reading,
+    the digest of its bytes (NoteCache.digest; None when it could not be read) and what reading
+    it found wrong. kg.delta compares the stat to tell which files changed since."""
+
+    stat: tuple[int, int, int, int] | None
+    digest: bytes | None
+    problems: tuple[Problem, ...]
+
+
+def file_stamp(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
+def read_note(root: Path, path: Path, cache: NoteCache | None = None, files: dict[str, FileState] | None = None) -> tuple[Note | None, list[Problem]]:
     """Read one file into a Note (kind provisional: ARTICLE or TOPIC by its own metadata).
 
     Returns None only when the file cannot be read as text at all; a note with unusable
     frontmatter is still a note, from its body and file name. Every repair is a Problem.
-    With `cache`, a file whose bytes were parsed before (by this code) is not parsed again.
+    With `cache`, a file whose bytes were parsed before (by this code) is not parsed again; with
+    `files` too, the file's FileState is put there.
     """
+    note, problems, state = _read_note(root, path, cache)
+    if files is not None and cache is not None:
+        files[state[0]] = FileState(state[1], cache.digests.get(state[0]), tuple(problems))
+    return note, problems
+
+
+def _read_note(root: Path, path: Path, cache: NoteCache | None) -> tuple[Note | None, list[Problem], tuple]:
     rel = _rel(root, path)
     problems = []
+    stamp = None
     if rel != path.relative_to(root).as_posix():
         problems.append(Problem(rel, "file name is not UTF-8 or holds control characters", "named the note with GB18030 or U+FFFD"))
     try:
-        size = path.stat().st_size
+        stat = path.stat()
+        stamp = file_stamp(stat)
+        size = stat.st_size
         if size > MAX_NOTE_BYTES:
-            return None, [Problem(rel, f"is {size // (1024 * 1024)} MB, over the {MAX_NOTE_BYTES // (1024 * 1024)} MB limit for a note", "skipped", "error")]
+            return None, [Problem(rel, f"is {size // (1024 * 1024)} MB, over the {MAX_NOTE_BYTES // (1024 * 1024)} MB limit for a note", "skipped", "error")], (rel, stamp)
         raw = path.read_bytes()
     except OSError as exc:
-        return None, [Problem(rel, f"cannot be read ({exc.strerror or exc})", "skipped", "error")]
+        return None, [Problem(rel, f"cannot be read ({exc.strerror or exc})", "skipped", "error")], (rel, stamp)
     if cache is None:
         note, parsed_problems = _parse(rel, raw)
     else:
@@ -165,8 +191,8 @@ def read_note(root: Path, path: Path, cache: NoteCache | None = None) -> tuple[N
         if kept is None and note is not None:
             cache.put(rel, digest, (note, parsed_problems))
     if note is None:
-        return None, parsed_problems
-    return note, problems + parsed_problems
+        return None, parsed_problems, (rel, stamp)
+    return note, problems + parsed_problems, (rel, stamp)
 
 
 def _parse(rel: str, raw: bytes) -> tuple[Note | None, list[Problem]]:
@@ -215,29 +241,46 @@ def has_article_metadata(note: Note) -> bool:
     return bool(note.date or note.authors or note.url or note.source)
 
 
-def read_vault(root: Path, *, cache: NoteCache | None = None) -> tuple[list[Note], list[Problem]]:
+def read_vault(root: Path, *, cache: NoteCache | None = None, files: VaultFiles | None = None) -> tuple[list[Note], list[Problem]]:
     """Read every note of the vault and settle each note's kind; problems sorted by path.
 
     Raises VaultError when the vault is missing, is a file, or holds no note that can be read
     (the error then carries the problems, so each unreadable file can still be named). With
     `cache` (kg.cache.NoteCache), unchanged files are not parsed again; the result is the same.
+    With `files` (and `cache`), each file's FileState and the walk's problems are put there.
     """
     paths, problems = walk(root)
+    if files is not None:
+        files.walk_problems = tuple(problems)
     notes: list[Note] = []
     for path in paths:
-        note, note_problems = read_note(root, path, cache)
+        note, note_problems = read_note(root, path, cache, files.files if files is not None else None)
         problems += note_problems
         if note is not None:
             notes.append(note)
     if cache is not None:
         cache.save(keep=(note.path for note in notes))
-    problems = sorted({_one_line(p) for p in problems}, key=lambda p: (p.path, p.what, p.action))
+    problems = settle_problems(problems)
     if not notes:
         detail = f"; none of its {len(paths)} note file(s) could be read" if paths else "; it has no .md, .markdown or .txt files"
         error = _vault_error(f"{root}: no notes{detail}")
         error.problems = tuple(problems)
         raise error
     return classify(notes), problems
+
+
+@dataclass
+class VaultFiles:
+    """What reading a vault found of its files, for kg.delta: each note file's FileState, by path,
+    and the problems met walking the folders."""
+
+    files: dict[str, FileState] = field(default_factory=dict)
+    walk_problems: tuple[Problem, ...] = ()
+
+
+def settle_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """Problems as reported: each on one line, once, sorted by path."""
+    return sorted({_one_line(p) for p in problems}, key=lambda p: (p.path, p.what, p.action))
 
 
 def classify(notes: list[Note]) -> list[Note]:

@@ -28,6 +28,8 @@ class Resolution:
 
     entities: dict[str, Entity] = field(default_factory=dict)
     mentions: dict[tuple[str, str], list[Mention]] = field(default_factory=dict)
+    # (kind, name key) -> the canonical spelling of a name the dictionary does not know.
+    canonical: dict[tuple[str, str], str] = field(default_factory=dict)
     # _find's index by name key, and how many entities it has seen (see _names).
     _names: dict[tuple[str, str], Entity] = field(default_factory=dict, repr=False)
     _names_seen: int = field(default=0, repr=False)
@@ -51,7 +53,7 @@ def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: D
                 # A short form (`v1.5` for `CogVideoX v1.5`) carries the full name as its key.
                 spelling = mention.key or mention.surface
                 spelling_counts.setdefault((mention.kind, name_key(spelling)), Counter())[spelling] += 1
-    canonical = {key: min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] for key, counts in spelling_counts.items()}
+    canonical = result.canonical = {key: min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] for key, counts in spelling_counts.items()}
 
     def entity_for_entry(entry: Entry) -> Entity:
         eid = entity_id(entry.kind, entry.name)

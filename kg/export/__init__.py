@@ -22,11 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from typing import TYPE_CHECKING
+
 import networkx as nx
 
 from kg.errors import ExportError
+from kg.fragments import CannotPatch
 from kg.graph import edge_count
 from kg.processes import affordable_workers, can_fork, follow_parent, frozen_heap, give_back_memory, worker_pool
+
+if TYPE_CHECKING:
+    from kg.delta import Changes
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class Format:
     filename: str
     render: Callable[..., str]
     stream: Callable[..., None] | None = None
+    patch: Callable[..., None] | None = None  # writes the file after kg.delta's Changes, from the published one
 
     def write(self, graph: nx.MultiDiGraph, handle: TextIO, **options: object) -> None:
         if self.stream is not None:
@@ -49,10 +56,10 @@ def formats() -> dict[str, Format]:
     from kg.export import graphml, html, json, turtle
 
     return {
-        "ttl": Format("graph.ttl", turtle.render, turtle.stream),
-        "json": Format("graph.json", json.render, json.stream),
-        "graphml": Format("graph.graphml", graphml.render, graphml.stream),
-        "html": Format("graph.html", html.render, html.stream),
+        "ttl": Format("graph.ttl", turtle.render, turtle.stream, turtle.patch),
+        "json": Format("graph.json", json.render, json.stream, json.patch),
+        "graphml": Format("graph.graphml", graphml.render, graphml.stream, graphml.patch),
+        "html": Format("graph.html", html.render, html.stream, html.patch),
     }
 
 
@@ -110,6 +117,18 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
         for name in names:
             _write(registered[name], graph, folder, options)
     return [registered[name].filename for name in registered]
+
+
+def patch_all(changes: Changes, folder: Path, *, fragments: Path, published: Path) -> list[str]:
+    """Write every registered format into `folder` after kg.delta's `changes`, each from its file as
+    published (raises kg.fragments.CannotPatch when one cannot be); their file names."""
+    registered = formats()
+    for name in [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER)):
+        fmt = registered[name]
+        if fmt.patch is None:
+            raise CannotPatch(f"{fmt.filename}: this format cannot be patched")
+        write_file(folder / fmt.filename, lambda handle, fmt=fmt: fmt.patch(changes, handle, fragments=fragments, published=published))
+    return [fmt.filename for fmt in registered.values()]
 
 
 def _write_beside_layout(registered: dict[str, Format], names: list[str], graph: nx.MultiDiGraph, folder: Path, options: dict) -> None:

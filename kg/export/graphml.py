@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import io
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -160,6 +161,42 @@ def _document(handle: TextIO, node_keys: dict, edge_keys: dict, nodes: Callable[
 def graphml_keys(graph: nx.MultiDiGraph) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
     """The node and edge attribute keys of `graph`'s document: name -> (key id, attr.type)."""
     return _keys((data for _, data in graph.nodes(data=True)), "n"), _edge_keys(graph)
+
+
+def record_counts(record: tuple[dict, list]) -> Counter:
+    """How many values of each (scope, attribute, type name) a node's record (kg.state.Record)
+    gives the document: its attributes, and its edges' data and relation."""
+    attrs, edges = record
+    counts: Counter = Counter(("n", name, type(value).__name__) for name, value in attrs.items())
+    for _v, keyed in edges:
+        for _key, data in keyed:
+            counts["e", "relation", "str"] += 1
+            counts.update(("e", name, type(value).__name__) for name, value in data.items())
+    return counts
+
+
+def graph_counts(graph: nx.MultiDiGraph) -> Counter:
+    """`record_counts` of every node of `graph`, added up."""
+    counts: Counter = Counter()
+    for node, attrs in graph._node.items():
+        counts.update(("n", name, type(value).__name__) for name, value in attrs.items())
+        for keyed in graph._succ[node].values():
+            for data in keyed.values():
+                counts["e", "relation", "str"] += 1
+                counts.update(("e", name, type(value).__name__) for name, value in data.items())
+    return counts
+
+
+def keys_from_counts(counts: dict[tuple[str, str, str], int]) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """The node and edge keys (`graphml_keys`) of a document whose values `counts` counts."""
+    seen: dict[str, dict[str, set[type]]] = {"n": {}, "e": {}}
+    for (scope, name, kind), n in counts.items():
+        if n > 0:
+            seen[scope].setdefault(name, set()).add(_TYPES.get(kind, str))
+    return tuple({name: (f"{scope}{i}", _type(seen[scope][name])) for i, name in enumerate(sorted(seen[scope]))} for scope in ("n", "e"))  # type: ignore[return-value]
+
+
+_TYPES = {"bool": bool, "int": int, "float": float}  # every other type is written as a string
 
 
 def _node_piece(node: str, data: dict, node_keys: dict[str, tuple[str, str]]) -> tuple:

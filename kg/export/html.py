@@ -15,11 +15,14 @@ from __future__ import annotations
 import heapq
 import io
 import math
+import os
+import pickle
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import igraph
 import networkx as nx
@@ -30,10 +33,14 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 from pyvis.network import Network
 
-from kg.fragments import Fragments
+from kg.cache import code_fingerprint
+from kg.fragments import CannotPatch, Fragments
 from kg.graph import sorted_edges
-from kg.layout import Projection, force_layout, projection
+from kg.layout import Projection, force_layout, projection, projection_of
 from kg.model import ARTICLE, NODE_KINDS, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
+
+if TYPE_CHECKING:
+    from kg.delta import Changes
 
 # How each kind looks: colour and vis-network shape.
 KIND_STYLE = {
@@ -116,7 +123,8 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
     With `fragments` (a cache folder), the layout and the communities are kept there by a digest
     of kg's code and of what they are computed from (the nodes and weighted links drawn), and
     reused while those stay the same, as after an edit that changes no link or mention: half the
-    page's time.
+    page's time. The page's model (what it shows of each node, see `page_node`) is kept there too,
+    so that `patch` can write the page after an edit without the graph.
 
     `drawn` and `placed`, when given, are `drawing(graph, max_nodes=max_nodes)` and
     `place(drawn.simple, fragments)` made beforehand (by kg.export, the layout in a worker process).
@@ -124,27 +132,108 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
     drawn = drawn or drawing(graph, max_nodes=max_nodes)
     view, left_out = drawn.view, drawn.left_out
     positions, community = placed or place(drawn.simple, fragments)
-    order = sorted(view.nodes)
-    index = {node: i for i, node in enumerate(order)}
+    model = PageModel(fragments) if fragments is not None and not left_out else None
 
+    def pages() -> Iterator[tuple[str, PageNode]]:
+        for node in sorted(view.nodes):
+            yield node, page_node(node, view.nodes[node], ((v, key, data) for _u, v, key, data in sorted_edges(view, sources=[node])))
+
+    _write_page(handle, pages, positions, community, total=len(graph), left_out=left_out, max_nodes=max_nodes, model=model)
+
+
+def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, **_: object) -> None:
+    """The page after `changes` (see kg.delta): the page's model as the last build kept it, with
+    the nodes `changes` names made again and removed ones dropped, laid out again if its links
+    changed. Raises CannotPatch when no model was kept."""
+    model = PageModel(fragments) if fragments is not None else None
+    pages = model.load() if model is not None else None
+    if pages is None:
+        raise CannotPatch(f"{fragments}: the page's model is missing or was made by other code")
+    graph = changes.graph
+    for node in changes.removed:
+        pages.pop(node, None)
+    for node in changes.nodes:
+        pages[node] = page_node(node, graph.nodes[node], ((v, key, data) for _u, v, key, data in sorted_edges(graph, sources=[node])))
+    order = sorted(pages)
+    simple = projection_of(order, ((u, item[0], item[1]) for u in order for item in pages[u][2]))
+    _write_page(handle, lambda: ((node, pages[node]) for node in order), *place(simple, fragments), total=len(order), left_out={}, max_nodes=None, model=model)
+
+
+# What the page shows of one node: its vis-network node but the position, its panel details but
+# the community, its drawn out-edges ([target, relation], and count and evidence for mentions) and
+# its co-mentions of at least two articles ([target, weight]).
+PageNode = tuple[dict, dict, list[list], list[list]]
+
+
+def page_node(node: str, data: dict, out: Iterable[tuple[str, str, dict]]) -> PageNode:
+    """The PageNode of `node` with attributes `data` and out-edges `out`, (target, relation, data)
+    sorted by target and relation."""
+    drawn: list[list] = []
+    co: list[list] = []
+    for v, relation, edge in out:
+        if relation == "co_mention":
+            weight = int(edge.get("weight", 1))
+            if weight >= 2:
+                co.append([v, weight])
+        elif relation in EDGE_STYLE:
+            item = [v, relation]
+            if relation == "mentions":
+                evidence = [str(e.get("sentence", "")) for e in edge.get("evidence", [])]
+                item += [int(edge.get("count", len(evidence))), evidence]
+            drawn.append(item)
+    return _look(node, data), _detail(node, data), drawn, co
+
+
+def _write_page(
+    handle: TextIO,
+    pages: Callable[[], Iterator[tuple[str, PageNode]]],
+    positions: dict[str, tuple[float, float]],
+    community: dict[str, int],
+    *,
+    total: int,
+    left_out: dict[str, int],
+    max_nodes: int | None,
+    model: PageModel | None,
+) -> None:
+    """The page of the nodes `pages()` gives (each time it is called: the same, in sorted order);
+    `model`, when given, keeps them."""
     net = Network(height="100%", width="100%", directed=True, cdn_resources="in_line", heading="")
-    for node in order:
-        net.nodes.append(_vis_node(node, view.nodes[node], positions[node]))
-    details = _details(view, order, community)
-    edges_drawn, co_mentions = _count_and_co_mentions(view, index)
+    order: list[str] = []
+    details = []
+    pairs = []  # (source, target, weight) of co-mentions
+    edges_drawn = 0
+    with model.writing() if model is not None else nullcontext() as keep:
+        for node, (look, detail, drawn, co) in pages():
+            order.append(node)
+            x, y = positions[node]
+            net.nodes.append({**look, "x": round(x * PIXELS_PER_UNIT, 1), "y": round(y * PIXELS_PER_UNIT, 1)})
+            details.append({**detail, "community": community.get(node, 0)})
+            edges_drawn += len(drawn)
+            pairs.extend((node, v, weight) for v, weight in co)
+            if keep is not None:
+                keep(node, (look, detail, drawn, co))
+    index = {node: i for i, node in enumerate(order)}
+    strongest = heapq.nsmallest(MAX_CO_MENTIONS, [(-weight, index[u], index[v]) for u, v, weight in pairs])
+    co_mentions = sorted([a, b, -weight] for weight, a, b in strongest)
     dashed = edges_drawn <= DASHED_EDGES_UP_TO
     net.options = _options(len(order), edges_drawn)
     sizes: dict[int, int] = {}
     for c in community.values():
         sizes[c] = sizes.get(c, 0) + 1
     palette = [COMMUNITY_COLOURS[c % len(COMMUNITY_COLOURS)] if sizes[c] >= 3 else SMALL_COMMUNITY for c in sorted(sizes)]
+
+    def drawn_edges() -> Iterator[list]:  # made as the page is written
+        for node, (_look, _detail, drawn, _co) in pages():
+            here = index[node]
+            for item in drawn:
+                yield [here, index[item[0]], *item[1:]]
+
     kg_data = {
         "co_mentions": co_mentions,
         "community_colours": palette,
-        "edges": _drawn_edges(view, index),
+        "edges": drawn_edges(),
         "nodes": details,
     }
-
     env = _environment()
     env.globals.update(
         # The page's biggest parts go out as JSON a few thousand items at a time: whole, at
@@ -154,7 +243,7 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
         vis_options=net.options,
         kinds=[(kind, KIND_NAMES[kind], *KIND_STYLE[kind]) for kind in NODE_KINDS],
         relations=[(rel, colour, bool(dashes) and dashed) for rel, (colour, dashes, _arrow) in EDGE_STYLE.items()],
-        totals={"nodes": len(graph)},
+        totals={"nodes": total},
         shown={"nodes": len(order), "edges": edges_drawn},
         left_out=left_out,
         max_nodes=max_nodes,
@@ -262,7 +351,8 @@ def _communities(simple: Projection) -> dict[str, int]:
     return {node: i for i, members in enumerate(ranked) for node in members}
 
 
-def _vis_node(node: str, data: dict, position: tuple[float, float]) -> dict:
+def _look(node: str, data: dict) -> dict:
+    """The node's vis-network node, but its position."""
     kind = data["kind"]
     colour, shape = KIND_STYLE[kind]
     label = data["label"]
@@ -277,58 +367,82 @@ def _vis_node(node: str, data: dict, position: tuple[float, float]) -> dict:
         "color": colour,
         "shape": shape,
         "size": 8 if kind == ARTICLE else round(8 + 5 * math.log2(1 + articles), 1),
-        "x": round(position[0] * PIXELS_PER_UNIT, 1),
-        "y": round(position[1] * PIXELS_PER_UNIT, 1),
     }
 
 
-def _details(view: nx.MultiDiGraph, order: list[str], community: dict[str, int]) -> list[dict]:
-    """What the page's panel, search and filters show of each node, in `order`."""
-    details = []
-    for node in order:
-        data = view.nodes[node]
-        entry = {"id": node, "kind": data["kind"], "label": data["label"], "community": community.get(node, 0)}
-        for name in ("aliases", "authors", "tags"):
-            if data.get(name):
-                entry[name] = list(data[name])
-        for name in ("date", "updated", "url", "source", "path", "note"):
-            if data.get(name):
-                entry[name] = str(data[name])
-        if data["kind"] != ARTICLE:
-            entry["articles"] = int(data.get("articles", 0))
-        details.append(entry)
-    return details
+def _detail(node: str, data: dict) -> dict:
+    """What the page's panel, search and filters show of the node, but its community."""
+    entry = {"id": node, "kind": data["kind"], "label": data["label"]}
+    for name in ("aliases", "authors", "tags"):
+        if data.get(name):
+            entry[name] = list(data[name])
+    for name in ("date", "updated", "url", "source", "path", "note"):
+        if data.get(name):
+            entry[name] = str(data[name])
+    if data["kind"] != ARTICLE:
+        entry["articles"] = int(data.get("articles", 0))
+    return entry
 
 
-def _drawn_edges(view: nx.MultiDiGraph, index: dict[str, int]) -> Iterator[list]:
-    """Each drawn edge as [from index, to index, relation] (mentions add count and evidence), made
-    as the page is written."""
-    for u, v, relation, data in sorted_edges(view):
-        if relation == "co_mention" or relation not in EDGE_STYLE:
-            continue
-        edge = [index[u], index[v], relation]
-        if relation == "mentions":
-            evidence = [str(e.get("sentence", "")) for e in data.get("evidence", [])]
-            edge += [int(data.get("count", len(evidence))), evidence]
-        yield edge
+class PageModel:
+    """The page's nodes as the last build wrote them (PageNode each, in sorted order), kept in
+    the cache folder (`page.pickle`: a line with kg's code fingerprint, then a pickle per node),
+    written as the page is. Disposable: anything wrong with it means the page is made from the graph."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / PAGE_FILE
+        self.key = f"{code_fingerprint()}\0page".encode()
+
+    @contextmanager
+    def writing(self) -> Iterator[Callable[[str, PageNode], None]]:
+        """A function to keep each (node, PageNode), in order; the file replaces the old one when
+        the block ends well, and is dropped if it does not (or cannot be written)."""
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        self.path.unlink(missing_ok=True)  # never leave one that says something else than the page
+        handle = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(temporary, "wb")  # noqa: SIM115 - closed below, after the block
+            handle.write(self.key + b"\n")
+            pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError:
+            pickler = None
+
+        def keep(node: str, page: PageNode) -> None:
+            if pickler is not None:
+                pickler.dump((node, page))
+                pickler.clear_memo()  # each node on its own: the memo would hold every object written
+
+        try:
+            yield keep
+            if handle is not None:
+                handle.close()
+                os.replace(temporary, self.path)
+        except OSError:
+            pass
+        finally:
+            if handle is not None:
+                handle.close()
+            temporary.unlink(missing_ok=True)
+
+    def load(self) -> dict[str, PageNode] | None:
+        """node -> PageNode as kept, or None when there is none from this code."""
+        pages: dict[str, PageNode] = {}
+        try:
+            with open(self.path, "rb") as handle:
+                if handle.readline().rstrip(b"\n") != self.key:
+                    return None
+                while True:  # one unpickler a node: each was pickled with a memo of its own
+                    try:
+                        node, page = pickle.load(handle)
+                    except EOFError:
+                        return pages
+                    pages[node] = page
+        except Exception:  # noqa: BLE001 - missing or damaged: only means "make the page from the graph"
+            return None
 
 
-def _count_and_co_mentions(view: nx.MultiDiGraph, index: dict[str, int]) -> tuple[int, list[list[int]]]:
-    """How many edges are drawn, and the strongest MAX_CO_MENTIONS co-mentions (of at least two
-    articles) as [a, b, weight], for the overlay."""
-    drawn = 0
-    pairs = []
-    for u, targets in view.adjacency():  # in any order: the pairs are ranked and sorted below
-        for v, keyed in targets.items():
-            for relation, data in keyed.items():
-                if relation == "co_mention":
-                    weight = int(data.get("weight", 1))
-                    if weight >= 2:
-                        pairs.append((-weight, index[u], index[v]))
-                elif relation in EDGE_STYLE:
-                    drawn += 1
-    strongest = heapq.nsmallest(MAX_CO_MENTIONS, pairs)
-    return drawn, sorted([a, b, -weight] for weight, a, b in strongest)
+PAGE_FILE = "page.pickle"
 
 
 def _options(n_nodes: int, n_edges: int) -> dict:

@@ -1,0 +1,182 @@
+"""What the last build knew of the vault and its graph, kept so that the next build can make only
+what changed (kg.delta).
+
+One SQLite file in the cache folder (`state.sqlite`):
+- `record`: every node of the graph, its attributes and out-edges (a Record, pickled) as the
+  graph held them, in the order they were added;
+- `meta`: the rest, one pickled value a row (see `Known`): each note as read (without its body),
+  each file's stat and digest and the problems reading it met, the resolution, each node's IRI
+  and how many nodes link to it, the graphml attribute counts, the totals;
+- the row `built`, written last, once the outputs are in place: the build's fingerprint and each
+  output's stamp. A build about to write outputs deletes it first (`forget`), so the state is used
+  only while it describes the published outputs exactly.
+
+Disposable like the rest of the cache: anything missing or wrong means a whole build.
+The state holds pickles: it is as trusted as the output folder it lives in.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+
+from kg.cache import connect, remove_database
+from kg.model import Entity, Note, Problem
+from kg.read import FileState
+
+STATE_FILE = "state.sqlite"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS record (node TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+)
+
+# A node's attributes and its out-edges: (target, [(relation, data), ...]) in the order added.
+Record = tuple[dict, list[tuple[str, list[tuple[str, dict]]]]]
+
+
+def record_of(graph: nx.MultiDiGraph, node: str) -> Record:
+    """The Record of `node` in `graph`."""
+    return graph._node[node], [(v, list(keyed.items())) for v, keyed in graph._succ[node].items()]
+
+
+def add_record(graph: nx.MultiDiGraph, node: str, record: Record) -> None:
+    """Put `node` with its Record into `graph` (targets it does not hold yet come without attributes)."""
+    attrs, edges = record
+    graph.add_node(node, **attrs)
+    succ, pred = graph._succ, graph._pred
+    for v, keyed in edges:
+        if v not in succ:
+            graph.add_node(v)
+        succ[node][v] = pred[v][node] = dict(keyed)
+
+
+@dataclass
+class Known:
+    """The vault and its graph as the last build left them (everything but the records)."""
+
+    files: dict[str, FileState]  # every note file, readable or not, by vault path
+    walk_problems: tuple[Problem, ...]
+    notes: dict[str, Note]  # every note as read and classified, without its body
+    entities: dict[str, Entity]  # the resolution's entities and canonical spellings
+    canonical: dict[tuple[str, str], str]
+    iris: dict[str, str]  # node -> IRI in graph.ttl
+    referrers: dict[str, int]  # node -> how many nodes have an edge to it (when any do)
+    graphml: dict[tuple[str, str, str], int]  # (scope, attribute, type name) -> how many carry it
+    counts: dict[str, int]  # "entities", "edges"
+    read_at: int = 0  # time.time_ns() before the files were read: stats at or after it may hide a change
+    extra: dict = field(default_factory=dict)
+
+
+_KNOWN = "known"
+_BUILT = "built"
+
+
+class BuildState:
+    """The state file of one cache folder. Methods fail quietly where a failure only costs the
+    next build its shortcut; `load` returns None for anything but a sealed, readable state."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / STATE_FILE
+
+    def forget(self) -> None:
+        """The outputs are about to change: never vouch for them half-way."""
+        if not self.path.exists():
+            return
+        try:
+            with self._connection() as db:
+                db.execute("DELETE FROM meta WHERE name = ?", (_BUILT,))
+        except sqlite3.Error:
+            self.discard()
+
+    def discard(self) -> None:
+        remove_database(self.path)
+
+    def save_whole(self, graph: nx.MultiDiGraph, known: Known) -> bool:
+        """Replace everything with `graph`'s records and `known` (not sealed yet)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connection() as db:
+                db.execute("DELETE FROM record")
+                db.execute("DELETE FROM meta")
+                db.executemany(
+                    "INSERT INTO record (node, value) VALUES (?, ?)",
+                    ((node, _dumps(record_of(graph, node))) for node in graph._node),
+                )
+                db.execute("INSERT INTO meta (name, value) VALUES (?, ?)", (_KNOWN, _dumps(known)))
+            return True
+        except (OSError, sqlite3.Error, pickle.PicklingError):
+            self.discard()
+            return False
+
+    def save_changes(self, records: dict[str, Record | None], known: Known) -> bool:
+        """Put `records` (None: the node is gone) and `known` in place (not sealed yet)."""
+        try:
+            with self._connection() as db:
+                db.executemany("DELETE FROM record WHERE node = ?", ((node,) for node, record in records.items() if record is None))
+                db.executemany(
+                    "INSERT OR REPLACE INTO record (node, value) VALUES (?, ?)",
+                    ((node, _dumps(record)) for node, record in records.items() if record is not None),
+                )
+                db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (_KNOWN, _dumps(known)))
+            return True
+        except (OSError, sqlite3.Error, pickle.PicklingError):
+            self.discard()
+            return False
+
+    def seal(self, fingerprint: str, outputs: dict[str, list[int]]) -> None:
+        """Vouch for the outputs now in place: their stamps, and what built them."""
+        try:
+            with self._connection() as db:
+                db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (_BUILT, _dumps((fingerprint, outputs))))
+        except sqlite3.Error:
+            self.discard()
+
+    def sealed(self) -> tuple[str, dict[str, list[int]]] | None:
+        """(fingerprint, output stamps) of the last build, if it finished."""
+        value = self._meta(_BUILT)
+        if isinstance(value, tuple) and len(value) == 2:
+            return value
+        return None
+
+    def known(self) -> Known | None:
+        value = self._meta(_KNOWN)
+        return value if isinstance(value, Known) else None
+
+    def records(self, nodes: Iterable[str]) -> dict[str, Record]:
+        """The records of those `nodes` the state has."""
+        wanted = sorted(set(nodes))
+        out: dict[str, Record] = {}
+        with self._connection() as db:
+            for low in range(0, len(wanted), 500):
+                part = wanted[low : low + 500]
+                rows = db.execute(f"SELECT node, value FROM record WHERE node IN ({','.join('?' * len(part))})", part)
+                out.update((node, pickle.loads(value)) for node, value in rows)
+        return out
+
+    def all_records(self) -> Iterator[tuple[str, Record]]:
+        """Every record (for tests and checks)."""
+        with self._connection() as db:
+            for node, value in db.execute("SELECT node, value FROM record ORDER BY node"):
+                yield node, pickle.loads(value)
+
+    def _meta(self, name: str) -> object:
+        if not self.path.exists():
+            return None
+        try:
+            with self._connection() as db:
+                row = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+            return pickle.loads(row[0]) if row is not None else None
+        except Exception:  # noqa: BLE001 - unreadable or damaged: only means "build whole"
+            return None
+
+    def _connection(self):  # noqa: ANN202 - a context manager of a connection
+        return connect(self.path, _SCHEMA)
+
+
+def _dumps(value: object) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)

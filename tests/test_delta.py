@@ -1,0 +1,248 @@
+"""kg.delta: a rebuild that makes only what changed writes exactly what a whole build writes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import corpus_subset, read_outputs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kg.build import BuildResult, build_vault
+from kg.cache import CACHE_FOLDER
+from kg.state import BuildState
+
+NEW_ARTICLE = """---
+标题: 新笔记
+作者: 某位新作者
+来源: 微信公众号
+发布日期: 2025-01-02
+---
+
+微软和 OpenAI 合作推出了新功能。我们也试了 Sora 和 Midjourney，还有 Zorblatt Studio 3。
+
+## 关联主题
+
+[[00-元语/AI]] [[一个没有笔记的主题]]
+"""
+
+
+@pytest.fixture()
+def vault(tmp_path: Path) -> Path:
+    return corpus_subset(tmp_path / "vault", articles=10)
+
+
+def articles(vault: Path) -> list[Path]:
+    return sorted((vault / "01-博客").rglob("*.md"))
+
+
+def delta(vault: Path, out: Path) -> BuildResult:
+    return build_vault(vault, out, jobs=1, reuse_outputs=True)
+
+
+def whole(vault: Path, out: Path) -> dict[str, bytes]:
+    """The reference: a whole build (its own cache folder, so only changed notes are extracted)."""
+    result = build_vault(vault, out, jobs=1)
+    assert result.graph is not None
+    return read_outputs(out)
+
+
+def write_prose(path: Path, text: str) -> None:
+    """`text` as a paragraph right after the frontmatter (text after the closing link lists is not read)."""
+    head, _, body = path.read_text(encoding="utf-8").partition("\n---\n")
+    path.write_text(f"{head}\n---\n\n{text}\n{body}", encoding="utf-8")
+
+
+def set_field(path: Path, key: str, value: str) -> None:
+    lines = path.read_text(encoding="utf-8").split("\n")
+    end = lines.index("---", 1)
+    lines = [line for i, line in enumerate(lines) if not (0 < i < end and line.startswith(f"{key}:"))]
+    lines.insert(1, f"{key}: {value}")
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _known_prose(vault: Path) -> None:
+    write_prose(articles(vault)[0], "本文也比较了 Anthropic 的 Claude 与 Google 的 Gemini，以及 OpenAI 的 Sora。")
+
+
+def _new_names(vault: Path) -> None:
+    write_prose(articles(vault)[1], "我们试用了 Zorblatt Studio 3 和 Qwerty-X9，由 Blorptek 公司发布。")
+
+
+def _no_mentions(vault: Path) -> None:
+    path = articles(vault)[2]
+    head, _, _body = path.read_text(encoding="utf-8").partition("\n---\n")
+    path.write_text(f"{head}\n---\n\n这一篇只剩下一句话。\n", encoding="utf-8")
+
+
+def _metadata(vault: Path) -> None:
+    path = articles(vault)[3]
+    set_field(path, "作者", "一位从未出现过的作者")
+    set_field(path, "来源", "https://example.org/blog")
+    set_field(path, "发布日期", "2021-02-03")
+    set_field(path, "tags", "[新标签, 另一个]")
+
+
+def _links(vault: Path) -> None:
+    path = articles(vault)[4]
+    path.write_text(path.read_text(encoding="utf-8") + "\n[[00-元语/AI]] [[一个没有笔记的主题]] [[another missing topic|标签]]\n", encoding="utf-8")
+
+
+def _new_article(vault: Path) -> None:
+    (vault / "01-博客" / "新笔记.md").write_text(NEW_ARTICLE, encoding="utf-8")
+
+
+def _deleted_article(vault: Path) -> None:
+    from kg.read import LinkIndex, read_vault
+
+    notes, _problems = read_vault(vault)
+    index = LinkIndex(notes)
+    linked = {index.resolve(link) for note in notes for link in note.links}
+    victim = next(path for path in reversed(articles(vault)) if path.relative_to(vault).as_posix() not in linked)
+    victim.unlink()
+
+
+def _touched(vault: Path) -> None:
+    path = articles(vault)[5]
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+
+DELTAS = {
+    "prose naming known entities": _known_prose,
+    "prose naming new names": _new_names,
+    "every mention gone": _no_mentions,
+    "author, source, date and tags": _metadata,
+    "links to topics with and without notes": _links,
+    "a new article": _new_article,
+    "an article nobody links to deleted": _deleted_article,
+}
+
+
+@pytest.mark.parametrize("change", list(DELTAS))
+def test_a_change_makes_only_what_changed_and_the_bytes_of_a_whole_build(vault, tmp_path, change):
+    out = tmp_path / "out"
+    delta(vault, out)
+    before = read_outputs(out)
+    DELTAS[change](vault)
+    result = delta(vault, out)
+    assert result.fallback is None and result.changed == 1, result.fallback
+    assert result.graph is None and not result.unchanged
+    after = read_outputs(out)
+    assert after != before, "the change must show in the outputs, or this test proves nothing"
+    assert after == whole(vault, tmp_path / "whole")
+    # The state it leaves is what a whole build leaves: the next delta starts from the truth.
+    assert _state(out) == _state(tmp_path / "whole")
+    assert {k: v for k, v in result.summary().items() if k != "seconds"} == {k: v for k, v in build_vault(vault, tmp_path / "again", jobs=1).summary().items() if k != "seconds"}
+
+
+def _state(out: Path) -> tuple:
+    state = BuildState(out / CACHE_FOLDER)
+    known = state.known()
+    return (
+        list(state.all_records()),
+        {rel: (f.digest, f.problems) for rel, f in known.files.items()},
+        known.walk_problems,
+        known.notes,
+        known.entities,
+        known.canonical,
+        known.iris,
+        known.referrers,
+        known.graphml,
+        known.counts,
+    )
+
+
+def test_the_same_bytes_on_a_file_with_a_new_stat_change_nothing(vault, tmp_path):
+    out = tmp_path / "out"
+    delta(vault, out)
+    before = read_outputs(out)
+    _touched(vault)
+    result = delta(vault, out)
+    assert result.unchanged and result.changed == 0
+    assert read_outputs(out) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ("topic note edited", "topic note"),
+        ("linked article deleted", "now leads elsewhere"),
+        ("binary file added", "no note"),
+        ("many notes changed", "notes changed"),
+    ],
+)
+def test_what_a_delta_cannot_do_exactly_is_built_whole(vault, tmp_path, change, reason, monkeypatch):
+    out = tmp_path / "out"
+    linked = articles(vault)[1]
+    first = articles(vault)[0]
+    first.write_text(first.read_text(encoding="utf-8") + f"\n[[{linked.stem}]]\n", encoding="utf-8")
+    delta(vault, out)
+    if change == "topic note edited":
+        topic = sorted((vault / "00-元语").rglob("*.md"))[0]
+        topic.write_text(topic.read_text(encoding="utf-8") + "\n[[another topic]]\n", encoding="utf-8")
+    elif change == "linked article deleted":
+        linked.unlink()
+    elif change == "binary file added":
+        (vault / "01-博客" / "image.md").write_bytes(b"\x00\x01\x02" * 100)
+    else:
+        import kg.delta
+
+        monkeypatch.setattr(kg.delta, "MAX_CHANGED", 1)
+        monkeypatch.setattr(kg.delta, "MAX_CHANGED_SHARE", 0.001)
+        for path in articles(vault)[:3]:
+            write_prose(path, "又提到了 OpenAI 的 Sora。")
+    result = delta(vault, out)
+    assert result.changed is None and result.fallback is not None and reason in result.fallback
+    assert result.graph is not None
+    assert read_outputs(out) == whole(vault, tmp_path / "whole")
+    follow = delta(vault, out)  # the whole build left a state: the next build starts from it
+    assert follow.unchanged
+
+
+# ---- random edits, each checked against a whole build -----------------------------------------
+
+WORDS = ["OpenAI", "Sora", "GPT-4o", "Claude", "Gemini 2.5 Pro", "即梦", "可灵", "Midjourney", "字节跳动", "Zorblatt 2", "Qwerty-X9", "Blorptek 公司", "奥特曼表示", "这是一个句子"]
+AUTHORS = ["宝玉", "数字生命卡兹克", "新作者甲", "OpenAI"]
+TOPICS = ["00-元语/AI", "没有笔记的主题", "Agent", "新话题"]
+
+edit = st.tuples(st.sampled_from(["prose", "author", "source", "link", "new", "delete", "rename", "restore"]), st.integers(0, 20), st.lists(st.sampled_from(WORDS), min_size=1, max_size=5))
+
+
+@settings(max_examples=int(os.environ.get("KG_RANDOM_EDITS", "6")), deadline=None, derandomize=not os.environ.get("KG_RANDOM_EDITS"), suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(steps=st.lists(edit, min_size=3, max_size=6))
+def test_random_edits_give_the_bytes_of_a_whole_build(tmp_path_factory, steps):
+    root = tmp_path_factory.mktemp("random")
+    vault = corpus_subset(root / "vault", articles=8)
+    out, reference = root / "out", root / "whole"
+    delta(vault, out)
+    deleted: dict[Path, str] = {}
+    deltas = 0
+    for number, (what, pick, words) in enumerate(steps):
+        notes = articles(vault)
+        path = notes[pick % len(notes)]
+        sentence = "，".join(words) + "。"
+        if what == "prose":
+            write_prose(path, sentence)
+        elif what == "author":
+            set_field(path, "作者", AUTHORS[pick % len(AUTHORS)])
+        elif what == "source":
+            set_field(path, "来源", ["微信公众号", "https://example.com/x", "知乎"][pick % 3])
+        elif what == "link":
+            path.write_text(path.read_text(encoding="utf-8") + f"\n[[{TOPICS[pick % len(TOPICS)]}]]\n", encoding="utf-8")
+        elif what == "new":
+            (vault / "01-博客" / f"随机{number}.md").write_text(f"---\n标题: 随机{number}\n作者: {AUTHORS[pick % 4]}\n---\n\n{sentence}\n", encoding="utf-8")
+        elif what == "delete":
+            deleted[path] = path.read_text(encoding="utf-8")
+            path.unlink()
+        elif what == "rename":
+            shutil.move(path, path.with_name(f"改名{number}.md"))
+        elif deleted:
+            back, text = deleted.popitem()
+            back.write_text(text, encoding="utf-8")
+        result = delta(vault, out)
+        deltas += result.changed is not None and result.changed > 0
+        assert read_outputs(out) == whole(vault, reference), (what, result.fallback)
+    assert deltas or all(what == "restore" for what, _pick, _words in steps), "no step was built as a delta: this test would prove nothing"
