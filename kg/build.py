@@ -19,7 +19,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache, NoteCache, code_fingerprint
+from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache, NoteCache, code_fingerprint, kept_dictionary
 from kg.delta import Changes, Fallback, build_changes, fingerprint, output_stamp
 from kg.dictionary import load_dictionary
 from kg.errors import ExportError, VaultError
@@ -122,7 +122,7 @@ def build_vault(
     if not notes:
         detail = f" ({len(problems)} file(s) could not be read)" if problems else ""
         raise VaultError(f"{vault}: no notes (.md, .markdown or .txt files) found{detail}")
-    dictionary = load_dictionary(tuple(dictionaries))
+    dictionary = kept_dictionary(folder, tuple(dictionaries), code=code) if cache else load_dictionary(tuple(dictionaries))
     store = ExtractionCache(folder, dictionary_digest=dictionary.digest, code=code) if cache else None
     if store is not None and parsed is not None:
         store.stats.notices += [*notices, *parsed.notices]

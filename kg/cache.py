@@ -35,6 +35,7 @@ CACHE_FOLDER = ".kg-cache"
 CACHE_FILE = "extractions.sqlite"
 NOTES_FILE = "notes.sqlite"  # each note as read (see NoteCache)
 LEXICON_FILE = "lexicon.pickle"  # the discovery word lists, built once per code and dictionary version
+DICTIONARY_FILE = "dictionary.pickle"  # the dictionary as parsed (see kept_dictionary)
 WORDS_FILE = "words.pickle"  # the tokenizer's word table, likewise (see WordTable)
 _SCHEMA = "CREATE TABLE IF NOT EXISTS extraction (path TEXT PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL)"
 
@@ -260,6 +261,27 @@ class WordTable(KeptPickle):
             self.save((words, total))
         except OSError:
             pass
+
+
+def kept_dictionary(folder: Path, extra: tuple[Path, ...], *, code: str | None = None) -> Dictionary:
+    """`load_dictionary(extra)`, kept in `folder` as parsed under the digest of its files' texts
+    and kg's code: parsing the YAML is a tenth of a second, loading the pickle a hundredth.
+    A missing, stale or damaged file only means parsing again (and keeping the result)."""
+    from kg.dictionary import dictionary_digest, load_dictionary
+
+    kept = KeptPickle(Path(folder) / DICTIONARY_FILE, hashlib.sha256(f"{code or code_fingerprint()}\0{dictionary_digest(extra)}".encode()).hexdigest())
+    try:
+        dictionary = kept.load()
+        if isinstance(dictionary, Dictionary):
+            return dictionary
+    except Exception:  # noqa: BLE001 - damaged: parse again
+        pass
+    dictionary = load_dictionary(extra)
+    try:
+        kept.save(dictionary)
+    except OSError:
+        pass
+    return dictionary
 
 
 def remove_database(path: Path) -> None:

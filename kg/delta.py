@@ -36,11 +36,11 @@ from pathlib import Path
 
 import networkx as nx
 
-from kg.cache import CacheStats, ExtractionCache, NoteCache, code_fingerprint
-from kg.dictionary import Dictionary, dictionary_digest, load_dictionary
+from kg.cache import CacheStats, ExtractionCache, NoteCache, kept_dictionary
+from kg.dictionary import Dictionary, dictionary_digest
 from kg.graph import ARTICLE_PREFIX, default_attrs, entity_attrs, entity_edges, mention_edges, note_attrs, note_edges, note_nodes, reaches, topic_id
-from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Extraction, Note, Problem, WikiLink, is_topic_type
-from kg.read import FileState, LinkIndex, _rel, classify, file_stamp, read_note, settle_problems, walk
+from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Extraction, Note, Problem, WikiLink
+from kg.read import FileState, LinkIndex, file_stamp, linked_paths, read_note, settle_problems, settled_kind, walk
 from kg.resolve import Resolution, resolve
 from kg.state import BuildState, Known, Record
 from kg.vocab import DEFAULT_BASE, mint_text
@@ -73,6 +73,7 @@ class Changes:
     articles: set[str]  # article nodes among `nodes` and `removed` (graph.ttl's runs)
     iris: dict[str, str]  # the IRI of every node in `graph` and of every removed node
     graphml_keys: tuple[dict, dict]
+    page: tuple | None = None  # the page's model as the last build kept it, when already read (kg.export.html.PageModel.load)
 
 
 @dataclass
@@ -117,19 +118,17 @@ class Scan:
 
 
 def scan(vault: Path, known: Known, notes: NoteCache, *, read_at: int) -> Scan:
-    paths, walk_problems = walk(vault)
+    stats: dict[str, tuple[Path, os.stat_result]] = {}
+    _paths, walk_problems = walk(vault, stats=stats)
     if tuple(walk_problems) != known.walk_problems:
         raise Fallback("the folders changed (links, permissions)")
     found = Scan(files={}, paths={}, walk_problems=tuple(walk_problems), fresh={}, gone=set())
-    for path in paths:
-        rel = _rel(vault, path)
+    for rel in sorted(stats):
+        path, stat_result = stats[rel]
         found.paths[rel] = path
         old = known.files.get(rel)
         if old is not None and old.stat is not None:
-            try:
-                stat = file_stamp(path.stat())
-            except OSError:
-                stat = None
+            stat = file_stamp(stat_result)
             if stat == old.stat and max(stat[1], stat[2]) < known.read_at - RACY_NS:
                 found.files[rel] = old
                 continue
@@ -204,11 +203,20 @@ def build_changes(
     notes, kinds = _settle_kinds(known, found)
     if found.gone or any(rel not in known.notes for rel in found.fresh):
         _check_links(known, notes, skip=set(changed))
-    dictionary = load_dictionary(tuple(dictionaries))
+    dictionary = kept_dictionary(folder, tuple(dictionaries), code=code)
     store = ExtractionCache(folder, dictionary_digest=dictionary.digest, code=code)
     digests = {rel: found.files[rel].digest for rel in notes}
     keys = store.keys(notes.values(), digests=digests)
-    extractions = _extract(notes, found.fresh, keys, dictionary, store, jobs=jobs, progress=progress)
+    page: list = []
+
+    def meanwhile() -> None:
+        """What the writers need and a worker's extraction does not: the page's model, and the imports."""
+        from kg.export.html import PageModel, prepare
+
+        page.append(PageModel(folder).load())
+        prepare()
+
+    extractions = _extract(notes, found.fresh, keys, dictionary, store, jobs=jobs, progress=progress, meanwhile=meanwhile)
 
     # 3. resolution
     resolution = resolve([note for note in notes.values() if note.kind == TOPIC], extractions, dictionary)
@@ -222,12 +230,13 @@ def build_changes(
 
     # 5. outputs and state
     changes = plan.changes(records)
+    changes.page = page[0] if page else None
     state.forget()
     files = write(changes, out, problems)
     state.save_changes(records, known_now)
     state.seal(print_, {path.name: output_stamp(path) for path in files})
     parsed.save_changes(gone=sorted(found.gone))
-    stubs = [replace(notes[rel], body="") for rel in sorted(notes)]
+    stubs = [replace(note, body="") if note.body else note for note in notes.values()]
     return Outcome(notes=stubs, problems=problems, counts=dict(known_now.counts), files=files, cache=store.stats, changed=len(changed))
 
 
@@ -244,25 +253,24 @@ def _outputs_as_left(out: Path, stamps: dict[str, list[int]]) -> bool:
 
 def _settle_kinds(known: Known, found: Scan) -> tuple[dict[str, Note], dict[str, str]]:
     """Every note now (changed ones with their bodies), kinds settled as a whole build settles
-    them; Fallback when a note's kind would change, or a topic note changed."""
-    provisional: list[Note] = []
-    for rel, note in known.notes.items():
-        if rel in found.gone or rel in found.fresh:
-            continue
-        provisional.append(replace(note, kind=TOPIC if is_topic_type(note.type) else ARTICLE))
-    provisional.extend(found.fresh.values())
-    provisional.sort(key=lambda n: n.path)
-    notes = {note.path: note for note in classify(provisional)}
-    kinds = {rel: note.kind for rel, note in notes.items()}
-    for rel, kind in kinds.items():
+    them (kg.read.classify); Fallback when a note's kind would change, or a topic note changed."""
+    notes = {rel: note for rel, note in known.notes.items() if rel not in found.gone and rel not in found.fresh}
+    notes.update(found.fresh)
+    notes = dict(sorted(notes.items()))
+    linked = linked_paths(notes.values())
+    kinds: dict[str, str] = {}
+    for rel, note in notes.items():
+        kinds[rel] = settled_kind(note, linked)
         old = known.notes.get(rel)
-        if old is not None and old.kind != kind:
-            raise Fallback(f"{rel} is now a {kind}")
-        if rel in found.fresh and kind != ARTICLE:
+        if old is not None and old.kind != kinds[rel]:
+            raise Fallback(f"{rel} is now a {kinds[rel]}")
+        if rel in found.fresh and kinds[rel] != ARTICLE:
             raise Fallback(f"topic note {rel} changed")
     for rel in found.gone:
         if known.notes[rel].kind != ARTICLE:
             raise Fallback(f"topic note {rel} is gone")
+    for rel in found.fresh:
+        notes[rel] = replace(notes[rel], kind=kinds[rel])
     return notes, kinds
 
 
@@ -286,10 +294,10 @@ def _links_of(note: Note) -> Iterable[WikiLink]:
         yield from parse_links(f"[[{parent}]]")[:1]
 
 
-def _extract(notes: dict[str, Note], fresh: dict[str, Note], keys: dict[str, str], dictionary: Dictionary, store: ExtractionCache, *, jobs: int, progress) -> dict[str, Extraction]:
+def _extract(notes: dict[str, Note], fresh: dict[str, Note], keys: dict[str, str], dictionary: Dictionary, store: ExtractionCache, *, jobs: int, progress, meanwhile: Callable[[], object] | None = None) -> dict[str, Extraction]:
     """Every note's extraction: the changed ones made (a forked worker where it can, while this
-    process loads the others from the cache), the rest from the cache (Fallback if one is missing:
-    its text was not read)."""
+    process loads the others from the cache and does `meanwhile`), the rest from the cache
+    (Fallback if one is missing: its text was not read)."""
     from kg.parallel import extract_notes
 
     loaded: dict[str, Extraction] = {}
@@ -297,6 +305,8 @@ def _extract(notes: dict[str, Note], fresh: dict[str, Note], keys: dict[str, str
     def load() -> None:
         hits, _keys = store.load([], keys=keys)
         loaded.update(hits)
+        if meanwhile is not None:
+            meanwhile()
 
     pending = [fresh[rel] for rel in sorted(fresh) if rel in notes]
     made = extract_notes(pending, dictionary, jobs=jobs, cache=store, meanwhile=load)
@@ -554,4 +564,3 @@ def _entity_state(entity) -> tuple | None:  # noqa: ANN001 - an Entity or None
 
 
 __all__ = ["Changes", "Fallback", "Outcome", "build_changes", "fingerprint", "output_stamp"]
-_unused = os  # noqa: F841

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 # How strongly each relation pulls its two ends together. Sources and authors touch most articles:
 # at full strength they would pull the whole vault into a few stars.
@@ -100,6 +97,8 @@ def projection_of(nodes: list[str], edges: Iterable[tuple[str, str, str]]) -> Pr
 
 def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) -> dict[str, tuple[float, float]]:
     """node -> (x, y) in layout units (neighbours about SPACING apart), components packed in rows."""
+    from scipy.spatial import cKDTree  # here: a build whose layout is kept never imports scipy
+
     nodes = simple.nodes
     n = len(nodes)
     if n == 0:
@@ -146,6 +145,9 @@ def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) ->
 def _components(simple: Projection) -> tuple[np.ndarray, list[np.ndarray]]:
     """Each node's component number, and each component's node indices (ascending), largest
     first, ties by first node."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n = len(simple.nodes)
     links = coo_matrix((np.ones(len(simple.src)), (simple.src, simple.dst)), shape=(n, n))
     _count, labels = connected_components(links, directed=False)

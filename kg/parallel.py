@@ -103,11 +103,14 @@ def extract_notes(
             meanwhile()
         return {}
     jobs = jobs or default_jobs()
-    lexicon = cache.lexicon(dictionary) if cache is not None else None
+
+    def lexicon() -> Lexicon | None:
+        return cache.lexicon(dictionary) if cache is not None else None
+
     words = cache.word_table(dictionary) if cache is not None else None
     if jobs > 1 and (len(notes) >= MIN_NOTES_FOR_POOL or (meanwhile is not None and can_fork())):
         return _extract_in_pool(notes, dictionary, jobs=jobs, progress=report, lexicon=lexicon, words=words, meanwhile=meanwhile)
-    fresh = _extract_here(notes, dictionary, progress=report, lexicon=lexicon, words=words)
+    fresh = _extract_here(notes, dictionary, progress=report, lexicon=lexicon(), words=words)
     if meanwhile is not None:
         meanwhile()
     return fresh
@@ -152,8 +155,10 @@ def _extract_here(
 
 
 # The matcher of a worker process: set by the spawn initializer in the worker, or in the parent
-# just before it forks its workers (and cleared right after); the only module state here.
+# just before it forks its workers (and cleared right after), or made by the one forked worker
+# from _WORKER_FACTORY (set likewise); the only module state here.
 _WORKER_MATCHER: list[Matcher] = []
+_WORKER_FACTORY: list[Callable[[], Matcher]] = []
 
 
 def _start_worker(dictionary: Dictionary, lexicon: Lexicon | None = None, words: WordTable | None = None) -> None:
@@ -162,6 +167,8 @@ def _start_worker(dictionary: Dictionary, lexicon: Lexicon | None = None, words:
 
 
 def _worker_chunk(notes: list[Note]) -> list[tuple[str, Extraction]]:
+    if not _WORKER_MATCHER:
+        _WORKER_MATCHER[:] = [_WORKER_FACTORY[0]()]
     return extract_chunk(notes, _WORKER_MATCHER[0])
 
 
@@ -177,7 +184,7 @@ def _extract_in_pool(
     *,
     jobs: int,
     progress: Callable[[int], None],
-    lexicon: Lexicon | None = None,
+    lexicon: Callable[[], Lexicon | None] = lambda: None,
     words: WordTable | None = None,
     meanwhile: Callable[[], object] | None = None,
 ) -> dict[str, Extraction]:
@@ -186,18 +193,21 @@ def _extract_in_pool(
     Where forking is safe (`can_fork`), this process builds the matcher and its jieba tokenizer
     once and forks workers that share it; otherwise each worker is spawned fresh and builds its own
     (about a second each, and the imports). A few notes (one worker) go to a forked worker that
-    builds its own tokenizer, so that this process can do `meanwhile` at the same time.
+    builds its own matcher (`lexicon()`, the word lists, and the tokenizer), so that this process
+    can do `meanwhile` at the same time.
     """
     workers = min(jobs, len(notes)) if len(notes) >= MIN_NOTES_FOR_POOL else 1
     forked = can_fork()
-    if forked:
-        matcher = build_matcher(dictionary, lexicon, words)
-        if workers > 1:
-            matcher.tokenizer  # noqa: B018 - built before the fork, so no worker builds its own
+    if forked and workers > 1:
+        matcher = build_matcher(dictionary, lexicon(), words)
+        matcher.tokenizer  # noqa: B018 - built before the fork, so no worker builds its own
         _WORKER_MATCHER[:] = [matcher]
+    elif forked:
+        _WORKER_FACTORY[:] = [lambda: build_matcher(dictionary, lexicon(), words)]
+    if forked:
         context, initializer, initargs = multiprocessing.get_context("fork"), follow_parent, (os.getpid(),)
     else:
-        context, initializer, initargs = multiprocessing.get_context("spawn"), _start_worker, (dictionary, lexicon, words)
+        context, initializer, initargs = multiprocessing.get_context("spawn"), _start_worker, (dictionary, lexicon(), words)
     out: dict[str, Extraction] = {}
     try:
         with frozen_heap() if forked else nullcontext(), worker_pool(workers, context, initializer, initargs, died=_extractor_died) as pool:
@@ -212,4 +222,5 @@ def _extract_in_pool(
                     progress(len(results))
     finally:
         _WORKER_MATCHER.clear()
+        _WORKER_FACTORY.clear()
     return out

@@ -31,47 +31,62 @@ MAX_NOTE_BYTES = 64 * 1024 * 1024
 _VAULT_HINT = "give the folder that holds your notes (.md, .markdown or .txt files)"
 
 
-def walk(root: Path) -> tuple[list[Path], list[Problem]]:
+def walk(root: Path, *, stats: dict[str, tuple[Path, os.stat_result]] | None = None) -> tuple[list[Path], list[Problem]]:
     """Every note file under `root`, sorted by vault-relative path, and what could not be walked.
 
     Hidden and tool folders are skipped. Symbolic links to folders are never followed (no loops, no
     note read twice, nothing outside the vault); a linked file is read only when it is a regular
-    file inside the vault.
+    file inside the vault. With `stats`, each note file's (path, stat) goes there by its
+    vault-relative path (one stat a file, as the walk makes it).
     """
     if not root.exists():
         raise _vault_error(f"{root}: no such folder")
     if not root.is_dir():
         raise _vault_error(f"{root}: is a file, not a vault folder")
     real_root = root.resolve()
-    found: list[Path] = []
+    found: list[tuple[str, Path]] = []
     problems: list[Problem] = []
-
-    def unreadable(error: OSError) -> None:
-        where = _rel(root, Path(error.filename)) if error.filename else "."
-        problems.append(Problem(where, f"folder cannot be read ({error.strerror or error})", "skipped its notes", "error"))
-
-    for folder, dirs, files in os.walk(root, onerror=unreadable, followlinks=False):
-        here = Path(folder)
+    folders = [root]  # depth first, each folder's subfolders in sorted order
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as error:
+            where = _rel(root, Path(error.filename)) if error.filename else "."
+            problems.append(Problem(where, f"folder cannot be read ({error.strerror or error})", "skipped its notes", "error"))
+            continue
         kept = []
-        for name in sorted(dirs):
-            if name.startswith(".") or name in SKIPPED_FOLDERS:
+        for entry in sorted((e for e in entries if _is_dir(e)), key=lambda e: e.name):
+            if entry.name.startswith(".") or entry.name in SKIPPED_FOLDERS:
                 continue
-            if (here / name).is_symlink():
-                problems.append(_linked_folder(root, real_root, here / name))
+            if entry.is_symlink():
+                problems.append(_linked_folder(root, real_root, Path(entry.path)))
                 continue
-            kept.append(name)
-        dirs[:] = kept
-        for name in files:
-            if name.startswith(".") or not name.lower().endswith(NOTE_SUFFIXES):
+            kept.append(Path(entry.path))
+        folders.extend(reversed(kept))
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or not name.lower().endswith(NOTE_SUFFIXES) or _is_dir(entry):
                 continue
-            path = here / name
-            problem = _not_a_note_file(root, real_root, path)
+            path = Path(entry.path)
+            problem, stat_result = _note_file(root, real_root, path, entry)
             if problem is not None:
                 problems.append(problem)
                 continue
-            found.append(path)
-    found.sort(key=lambda p: _rel(root, p))
-    return found, problems
+            rel = _rel(root, path)
+            found.append((rel, path))
+            if stats is not None:
+                stats[rel] = (path, stat_result)
+    found.sort(key=lambda item: item[0])
+    return [path for _rel_path, path in found], problems
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # follows a symbolic link, as os.walk does; the walk then reports it
+    except OSError:
+        return False
 
 
 def _vault_error(message: str) -> VaultError:
@@ -90,22 +105,21 @@ def _linked_folder(root: Path, real_root: Path, path: Path) -> Problem:
     return Problem(rel, "is a symbolic link to a folder outside the vault", "not followed")
 
 
-def _not_a_note_file(root: Path, real_root: Path, path: Path) -> Problem | None:
-    """Why `path` (named like a note) is not read, or None when it is a readable regular file."""
-    rel = _rel(root, path)
-    if path.is_symlink():
+def _note_file(root: Path, real_root: Path, path: Path, entry: os.DirEntry) -> tuple[Problem | None, os.stat_result | None]:
+    """(why `path`, named like a note, is not read, or None when it is a readable regular file; its stat)."""
+    if entry.is_symlink():
         target = _resolve(path)
         if target is None:
-            return Problem(rel, "is a symbolic link that loops or leads nowhere", "skipped")
+            return Problem(_rel(root, path), "is a symbolic link that loops or leads nowhere", "skipped"), None
         if not target.is_relative_to(real_root):
-            return Problem(rel, "is a symbolic link to a file outside the vault", "skipped")
+            return Problem(_rel(root, path), "is a symbolic link to a file outside the vault", "skipped"), None
     try:
-        mode = path.stat().st_mode
+        stat_result = entry.stat()
     except OSError as exc:
-        return Problem(rel, f"cannot be read ({exc.strerror or exc})", "skipped", "error")
-    if not stat.S_ISREG(mode):
-        return Problem(rel, "is not a regular file (a pipe, socket or device)", "skipped")
-    return None
+        return Problem(_rel(root, path), f"cannot be read ({exc.strerror or exc})", "skipped", "error"), None
+    if not stat.S_ISREG(stat_result.st_mode):
+        return Problem(_rel(root, path), "is not a regular file (a pipe, socket or device)", "skipped"), None
+    return None, stat_result
 
 
 def _resolve(path: Path) -> Path | None:
@@ -285,19 +299,21 @@ def settle_problems(problems: Iterable[Problem]) -> list[Problem]:
 
 def classify(notes: list[Note]) -> list[Note]:
     """Settle kinds: a note with no article metadata that other notes link to is a topic."""
+    linked = linked_paths(notes)
+    return [note if note.kind == settled_kind(note, linked) else replace(note, kind=TOPIC) for note in notes]
+
+
+def linked_paths(notes: Iterable[Note]) -> set[str]:
+    """The paths of the notes other notes link to."""
+    notes = list(notes)
     index = LinkIndex(notes)
-    linked: set[str] = set()
-    for note in notes:
-        for link in note.links:
-            target = index.resolve(link)
-            if target is not None and target != note.path:
-                linked.add(target)
-    out = []
-    for note in notes:
-        if not is_topic_type(note.type) and note.kind == ARTICLE and not has_article_metadata(note) and note.path in linked:
-            note = replace(note, kind=TOPIC)
-        out.append(note)
-    return out
+    return {target for note in notes for link in note.links if (target := index.resolve(link)) is not None and target != note.path}
+
+
+def settled_kind(note: Note, linked: set[str]) -> str:
+    """A note's kind: a topic when its type says so, or when it has no article metadata and other
+    notes (`linked`: their paths) link to it; otherwise an article."""
+    return TOPIC if is_topic_type(note.type) or (not has_article_metadata(note) and note.path in linked) else ARTICLE
 
 
 class LinkIndex:

@@ -12,14 +12,27 @@ import functools
 import re
 import unicodedata
 
-from rdflib import Namespace, URIRef
-from rdflib.namespace import RDF, RDFS, SKOS, XSD
+from typing import TYPE_CHECKING
 
-SCHEMA = Namespace("https://schema.org/")
-KG = Namespace("https://w3id.org/kg-vault/vocab#")
+if TYPE_CHECKING:
+    from rdflib import URIRef
+
+SCHEMA_IRI = "https://schema.org/"
+KG_IRI = "https://w3id.org/kg-vault/vocab#"
 DEFAULT_BASE = "https://w3id.org/kg-vault/id/"
 
-PREFIXES = {"schema": SCHEMA, "skos": SKOS, "kg": KG, "xsd": XSD, "rdf": RDF, "rdfs": RDFS}
+
+def __getattr__(name: str) -> object:
+    """SCHEMA, KG (rdflib Namespaces) and PREFIXES, made on first use: rdflib takes a tenth of a
+    second to import, and a build that only patches its outputs mints IRIs as plain strings."""
+    if name not in ("SCHEMA", "KG", "PREFIXES"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rdflib import Namespace
+    from rdflib.namespace import RDF, RDFS, SKOS, XSD
+
+    schema, kg = Namespace(SCHEMA_IRI), Namespace(KG_IRI)
+    globals().update(SCHEMA=schema, KG=kg, PREFIXES={"schema": schema, "skos": SKOS, "kg": kg, "xsd": XSD, "rdf": RDF, "rdfs": RDFS})
+    return globals()[name]
 
 # Characters kept as they are in an IRI segment; everything else is percent-encoded (UTF-8).
 _SAFE_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -55,6 +68,8 @@ def _is_iri_letter(char: str) -> bool:
 
 def mint(base: str, kind: str, *keys: str) -> URIRef:
     """The IRI of a thing of `kind` identified by `keys` (e.g. a vault path, or a canonical name)."""
+    from rdflib import URIRef
+
     return URIRef(mint_text(base, kind, *keys))
 
 

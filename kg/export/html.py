@@ -1,9 +1,11 @@
-"""The interactive view: one self-contained HTML page built with pyvis, no network needed.
+"""The interactive view: one self-contained HTML page in pyvis's form, no network needed.
 
-pyvis holds the nodes, edges and options and renders them through our own template
-(kg/templates/graph.html), which inlines vis-network from the pyvis package and our CSS/JS, and
-keeps pyvis's page globals `network`, `nodes` and `edges`. Positions come from kg.layout and physics
-is off, so the page is still as soon as it is drawn, at thousands of nodes.
+The page is what pyvis's Network renders, through our own template (kg/templates/graph.html,
+streamed, never held whole): it inlines vis-network from the pyvis package's own files and our
+CSS/JS, and keeps pyvis's page globals `network`, `nodes` and `edges`. pyvis's Python module is
+not imported (it imports IPython, a quarter of a second a build): the nodes are vis-network's
+node objects, as pyvis's Network holds them. Positions come from kg.layout and physics is off,
+so the page is still as soon as it is drawn, at thousands of nodes.
 
 Safety: every string from a note reaches the page only as JSON inside a script element (with `<`
 escaped) or as an autoescaped template value; the page's script puts it into the DOM with
@@ -12,6 +14,7 @@ textContent, and vis-network shows string tooltips as text.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import io
 import math
@@ -24,14 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import igraph
 import networkx as nx
+import numpy as np
 import orjson
-import pyvis
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
-from pyvis.network import Network
 
 from kg.cache import code_fingerprint
 from kg.fragments import CannotPatch, Fragments
@@ -138,25 +139,35 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
         for node in sorted(view.nodes):
             yield node, page_node(node, view.nodes[node], ((v, key, data) for _u, v, key, data in sorted_edges(view, sources=[node])))
 
-    _write_page(handle, pages, positions, community, total=len(graph), left_out=left_out, max_nodes=max_nodes, model=model)
+    _write_page(handle, pages, positions, community, total=len(graph), left_out=left_out, max_nodes=max_nodes, model=model, simple=drawn.simple)
 
 
 def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, **_: object) -> None:
-    """The page after `changes` (see kg.delta): the page's model as the last build kept it, with
-    the nodes `changes` names made again and removed ones dropped, laid out again if its links
-    changed. Raises CannotPatch when no model was kept."""
-    model = PageModel(fragments) if fragments is not None else None
-    pages = model.load() if model is not None else None
-    if pages is None:
+    """The page after `changes` (see kg.delta): the page's model as the last build kept it
+    (`changes.page`, or read here), with the nodes `changes` names made again and removed ones
+    dropped, laid out again only if its links changed. Raises CannotPatch when no model was kept."""
+    kept = changes.page if changes.page is not None else (PageModel(fragments).load() if fragments is not None else None)
+    if kept is None:
         raise CannotPatch(f"{fragments}: the page's model is missing or was made by other code")
+    pages, simple = kept
     graph = changes.graph
+    same_links = not any(node in pages for node in changes.removed)
     for node in changes.removed:
         pages.pop(node, None)
     for node in changes.nodes:
-        pages[node] = page_node(node, graph.nodes[node], ((v, key, data) for _u, v, key, data in sorted_edges(graph, sources=[node])))
+        page = page_node(node, graph.nodes[node], ((v, key, data) for _u, v, key, data in sorted_edges(graph, sources=[node])))
+        old = pages.get(node)
+        same_links = same_links and old is not None and _links(old) == _links(page)
+        pages[node] = page
     order = sorted(pages)
-    simple = projection_of(order, ((u, item[0], item[1]) for u in order for item in pages[u][2]))
-    _write_page(handle, lambda: ((node, pages[node]) for node in order), *place(simple, fragments), total=len(order), left_out={}, max_nodes=None, model=model)
+    if not same_links or simple is None:
+        simple = projection_of(order, ((u, item[0], item[1]) for u in order for item in pages[u][2]))
+    _write_page(handle, lambda: ((node, pages[node]) for node in order), *place(simple, fragments), total=len(order), left_out={}, max_nodes=None, model=PageModel(fragments) if fragments is not None else None, simple=simple)
+
+
+def _links(page: PageNode) -> set[tuple[str, str]]:
+    """The (target, relation) of a node's drawn edges: what the layout reads of it."""
+    return {(item[0], item[1]) for item in page[2]}
 
 
 # What the page shows of one node: its vis-network node but the position, its panel details but
@@ -194,19 +205,20 @@ def _write_page(
     left_out: dict[str, int],
     max_nodes: int | None,
     model: PageModel | None,
+    simple: Projection | None = None,
 ) -> None:
     """The page of the nodes `pages()` gives (each time it is called: the same, in sorted order);
-    `model`, when given, keeps them."""
-    net = Network(height="100%", width="100%", directed=True, cdn_resources="in_line", heading="")
+    `model`, when given, keeps them and their projection `simple`."""
+    vis_nodes: list[dict] = []  # what pyvis's Network.nodes holds for its page: vis-network's node objects
     order: list[str] = []
     details = []
     pairs = []  # (source, target, weight) of co-mentions
     edges_drawn = 0
-    with model.writing() if model is not None else nullcontext() as keep:
+    with model.writing(simple) if model is not None else nullcontext() as keep:
         for node, (look, detail, drawn, co) in pages():
             order.append(node)
             x, y = positions[node]
-            net.nodes.append({**look, "x": round(x * PIXELS_PER_UNIT, 1), "y": round(y * PIXELS_PER_UNIT, 1)})
+            vis_nodes.append({**look, "x": round(x * PIXELS_PER_UNIT, 1), "y": round(y * PIXELS_PER_UNIT, 1)})
             details.append({**detail, "community": community.get(node, 0)})
             edges_drawn += len(drawn)
             pairs.extend((node, v, weight) for v, weight in co)
@@ -216,7 +228,7 @@ def _write_page(
     strongest = heapq.nsmallest(MAX_CO_MENTIONS, [(-weight, index[u], index[v]) for u, v, weight in pairs])
     co_mentions = sorted([a, b, -weight] for weight, a, b in strongest)
     dashed = edges_drawn <= DASHED_EDGES_UP_TO
-    net.options = _options(len(order), edges_drawn)
+    vis_options = _options(len(order), edges_drawn)
     sizes: dict[int, int] = {}
     for c in community.values():
         sizes[c] = sizes.get(c, 0) + 1
@@ -235,12 +247,15 @@ def _write_page(
         "nodes": details,
     }
     env = _environment()
-    env.globals.update(
-        # The page's biggest parts go out as JSON a few thousand items at a time: whole, at
-        # 50,000 notes, each would be one string of hundreds of MB (twice, while escaped).
+    # What pyvis's generate_html renders from its template, but streamed through ours: the nodes
+    # (the edges are drawn from kg-data's by the page's script, into pyvis's `edges` DataSet).
+    # The page's biggest parts go out as JSON a few thousand items at a time: whole, at 50,000
+    # notes, each would be one string of hundreds of MB (twice, while escaped).
+    page = env.get_template("graph.html").generate(
+        nodes=_json_chunks(env, vis_nodes),
         kg_data=_json_chunks(env, kg_data),
         edge_looks={rel: [colour, dashes if dashed else False, arrow] for rel, (colour, dashes, arrow) in EDGE_STYLE.items()},
-        vis_options=net.options,
+        vis_options=vis_options,
         kinds=[(kind, KIND_NAMES[kind], *KIND_STYLE[kind]) for kind in NODE_KINDS],
         relations=[(rel, colour, bool(dashes) and dashed) for rel, (colour, dashes, _arrow) in EDGE_STYLE.items()],
         totals={"nodes": total},
@@ -248,10 +263,7 @@ def _write_page(
         left_out=left_out,
         max_nodes=max_nodes,
     )
-    # What pyvis's generate_html renders, but streamed: our template reads only its nodes (the
-    # edges are drawn from kg-data's by the page's script, into pyvis's `edges` DataSet).
-    vis_nodes, *_rest = net.get_network_data()
-    for chunk in env.get_template("graph.html").generate(nodes=_json_chunks(env, vis_nodes)):
+    for chunk in page:
         handle.write(chunk)
 
 
@@ -285,7 +297,14 @@ def _json_chunks(env: Environment, value: dict | list) -> Iterator[Markup]:
 
 
 def _tojson(env: Environment, value: object) -> Markup:
-    return htmlsafe_json_dumps(value, **env.policies["json.dumps_kwargs"])
+    """Jinja's `tojson` (its policy: keys sorted, no spaces, CJK kept) of `value`, encoded by
+    orjson, which writes the same text for what the page holds (str, int, float, bool, None,
+    lists and dicts with str keys) several times faster; anything else goes to Jinja's own."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except TypeError:
+        return htmlsafe_json_dumps(value, **env.policies["json.dumps_kwargs"])
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027"))
 
 
 def place(simple: Projection, fragments: Path | None) -> Placed:
@@ -302,15 +321,31 @@ def place(simple: Projection, fragments: Path | None) -> Placed:
     return {node: (x, y) for node, (x, y) in kept["positions"].items()}, kept["communities"]
 
 
+@functools.cache
 def _environment() -> Environment:
-    """Autoescaping Jinja environment: our templates first, then pyvis's (for the inlined vis-network)."""
+    """Autoescaping Jinja environment: our templates first, then pyvis's (for the inlined
+    vis-network). Made once a process: it keeps its compiled templates (a page's variables go to
+    `generate`, never into the environment)."""
     env = Environment(
-        loader=ChoiceLoader([PackageLoader("kg", "templates"), FileSystemLoader(str(Path(pyvis.__file__).parent / "templates"))]),
+        loader=ChoiceLoader([PackageLoader("kg", "templates"), FileSystemLoader(str(_pyvis_folder() / "templates"))]),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
     # tojson escapes < > & ' so no note text can close a script element; keep CJK as is (half the size).
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False, "separators": (",", ":")}
     return env
+
+
+def prepare() -> None:
+    """Make ahead of time what writing the page needs and takes a while to make: the template."""
+    _environment().get_template("graph.html")
+
+
+def _pyvis_folder() -> Path:
+    """Where the pyvis package is (its templates inline vis-network), without importing it."""
+    from importlib.util import find_spec
+
+    spec = find_spec("pyvis")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _select(graph: nx.MultiDiGraph, max_nodes: int | None) -> tuple[list[str], dict[str, int]]:
@@ -335,6 +370,8 @@ def _communities(simple: Projection) -> dict[str, int]:
     sorted order and igraph draws from its own seeded generator, so the same graph always gives
     the same communities.
     """
+    import igraph  # here: only when the layout is made again
+
     order = simple.nodes
     if len(simple.src) == 0:
         return {node: i for i, node in enumerate(order)}
@@ -394,9 +431,10 @@ class PageModel:
         self.key = f"{code_fingerprint()}\0page".encode()
 
     @contextmanager
-    def writing(self) -> Iterator[Callable[[str, PageNode], None]]:
-        """A function to keep each (node, PageNode), in order; the file replaces the old one when
-        the block ends well, and is dropped if it does not (or cannot be written)."""
+    def writing(self, simple: Projection | None = None) -> Iterator[Callable[[str, PageNode], None]]:
+        """A function to keep each (node, PageNode), in order, then the page's projection
+        `simple`; the file replaces the old one when the block ends well, and is dropped if it
+        does not (or cannot be written)."""
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         self.path.unlink(missing_ok=True)  # never leave one that says something else than the page
         handle = None
@@ -416,6 +454,8 @@ class PageModel:
         try:
             yield keep
             if handle is not None:
+                if pickler is not None and simple is not None:
+                    pickler.dump((_PROJECTION, (simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes())))
                 handle.close()
                 os.replace(temporary, self.path)
         except OSError:
@@ -425,9 +465,11 @@ class PageModel:
                 handle.close()
             temporary.unlink(missing_ok=True)
 
-    def load(self) -> dict[str, PageNode] | None:
-        """node -> PageNode as kept, or None when there is none from this code."""
+    def load(self) -> tuple[dict[str, PageNode], Projection | None] | None:
+        """(node -> PageNode, the page's projection when kept) as kept, or None when there is
+        none from this code."""
         pages: dict[str, PageNode] = {}
+        arrays = None
         try:
             with open(self.path, "rb") as handle:
                 if handle.readline().rstrip(b"\n") != self.key:
@@ -436,10 +478,20 @@ class PageModel:
                     try:
                         node, page = pickle.load(handle)
                     except EOFError:
-                        return pages
-                    pages[node] = page
+                        break
+                    if node == _PROJECTION:
+                        arrays = page
+                    else:
+                        pages[node] = page
         except Exception:  # noqa: BLE001 - missing or damaged: only means "make the page from the graph"
             return None
+        if arrays is None:
+            return pages, None
+        src, dst, weight = (np.frombuffer(raw, dtype=dtype) for raw, dtype in zip(arrays, (np.int64, np.int64, np.float64)))
+        return pages, Projection(sorted(pages), src, dst, weight)
+
+
+_PROJECTION = "\0projection"  # the entry after the nodes (no node id starts with NUL)
 
 
 PAGE_FILE = "page.pickle"
