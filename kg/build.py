@@ -105,7 +105,7 @@ def build_vault(
     if cache and reuse_outputs and not scheduler:
         try:
             with collector_paused():  # it loads and makes lasting objects by the million, and leaves no cyclic garbage
-                outcome = build_changes(vault, out, folder, dictionaries=tuple(dictionaries), options=options, jobs=jobs or default_jobs(), code=code, write=_patch_outputs(folder), progress=progress)
+                outcome = build_changes(vault, out, folder, dictionaries=tuple(dictionaries), options=options, jobs=jobs or default_jobs(), code=code, write=_patch_outputs(folder, jobs=jobs or default_jobs()), progress=progress)
         except (Fallback, CannotPatch) as exc:
             outcome, fallback, notices = None, str(exc), getattr(exc, "notices", ())
         if outcome is not None:
@@ -157,14 +157,14 @@ def build_vault(
     return result
 
 
-def _patch_outputs(folder: Path) -> Callable[[Changes, Path, list[Problem]], list[Path]]:
+def _patch_outputs(folder: Path, *, jobs: int) -> Callable[[Changes, Path, list[Problem]], list[Path]]:
     """How kg.delta writes its outputs: each format patched into a staging folder, then published."""
 
     def write(changes: Changes, out: Path, problems: list[Problem]) -> list[Path]:
         report = report_json(problems)
 
         def produce(staging: Path) -> list[str]:
-            names = patch_all(changes, staging, fragments=folder, published=out)
+            names = patch_all(changes, staging, fragments=folder, published=out, jobs=jobs)
             write_file(staging / "report.json", lambda handle: handle.write(report))
             return [*names, "report.json"]
 

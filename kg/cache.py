@@ -17,6 +17,7 @@ The cache holds pickles: it is as trusted as the output folder it lives in.
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
 import pickle
 import sqlite3
@@ -29,6 +30,7 @@ import kg
 from kg.dictionary import Dictionary
 from kg.discover import Lexicon
 from kg.model import Extraction, Note
+from kg.resolve import Summary, summarize
 from kg.processes import collector_paused
 
 CACHE_FOLDER = ".kg-cache"
@@ -37,7 +39,9 @@ NOTES_FILE = "notes.sqlite"  # each note as read (see NoteCache)
 LEXICON_FILE = "lexicon.pickle"  # the discovery word lists, built once per code and dictionary version
 DICTIONARY_FILE = "dictionary.pickle"  # the dictionary as parsed (see kept_dictionary)
 WORDS_FILE = "words.pickle"  # the tokenizer's word table, likewise (see WordTable)
-_SCHEMA = "CREATE TABLE IF NOT EXISTS extraction (path TEXT PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL)"
+# One row a note: its key, its Extraction pickled, and its kg.resolve.Summary (marshal). Earlier
+# versions kept a table `extraction` without summaries: dropped when rows are next stored.
+_SCHEMA = "CREATE TABLE IF NOT EXISTS note_extraction (path TEXT PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL, summary BLOB NOT NULL)"
 
 
 @dataclass
@@ -129,12 +133,13 @@ class ExtractionCache:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with self._transaction() as db:
-                stored = [row[0] for row in db.execute("SELECT path FROM extraction")]
+                db.execute("DROP TABLE IF EXISTS extraction")
+                stored = [row[0] for row in db.execute("SELECT path FROM note_extraction")]
                 gone = [(path,) for path in stored if path not in keep]
-                db.executemany("DELETE FROM extraction WHERE path = ?", gone)
+                db.executemany("DELETE FROM note_extraction WHERE path = ?", gone)
                 db.executemany(  # pickled one row at a time: all at once, a cold 50,000-note build's are hundreds of MB
-                    "INSERT OR REPLACE INTO extraction (path, key, value) VALUES (?, ?, ?)",
-                    ((path, fresh[path][0], pickle.dumps(fresh[path][1], protocol=pickle.HIGHEST_PROTOCOL)) for path in sorted(fresh)),
+                    "INSERT OR REPLACE INTO note_extraction (path, key, value, summary) VALUES (?, ?, ?, ?)",
+                    ((path, fresh[path][0], pickle.dumps(fresh[path][1], protocol=pickle.HIGHEST_PROTOCOL), marshal.dumps(summarize(fresh[path][1]))) for path in sorted(fresh)),
                 )
             self.stats.pruned = len(gone)
         except (OSError, sqlite3.Error) as exc:
@@ -181,12 +186,24 @@ class ExtractionCache:
                 versions.append(f"{package}=?")
         return hashlib.sha256("\0".join([self.code, dictionary.digest, *versions]).encode()).hexdigest()
 
-    def _read_rows(self) -> list[tuple[str, str, bytes]]:
+    def summaries(self, keys: Mapping[str, str]) -> dict[str, Summary]:
+        """path -> Summary of each note whose row is under its key in `keys` (any trouble reading:
+        fewer of them, never an error)."""
+        found: dict[str, Summary] = {}
+        for path, key, value in self._read_rows("summary"):
+            if keys.get(path) == key:
+                try:
+                    found[path] = marshal.loads(value)
+                except (ValueError, EOFError, TypeError):
+                    continue
+        return found
+
+    def _read_rows(self, column: str = "value") -> list[tuple[str, str, bytes]]:
         if not self.path.exists():
             return []
         try:
             with self._transaction() as db:
-                return list(db.execute("SELECT path, key, value FROM extraction"))
+                return list(db.execute(f"SELECT path, key, {column} FROM note_extraction"))
         except sqlite3.OperationalError as exc:  # locked or unreadable for now: leave it for the next build
             self.stats.notices.append(f"{self.path}: cannot be read ({exc}); extracted every note")
             return []

@@ -37,11 +37,13 @@ from pathlib import Path
 import networkx as nx
 
 from kg.cache import CacheStats, ExtractionCache, NoteCache, kept_dictionary
+from kg.extract import Matcher, build_matcher
 from kg.dictionary import Dictionary, dictionary_digest
 from kg.graph import ARTICLE_PREFIX, default_attrs, entity_attrs, entity_edges, mention_edges, note_attrs, note_edges, note_nodes, reaches, topic_id
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Extraction, Note, Problem, WikiLink
+from kg.parallel import WarmWorker
 from kg.read import FileState, LinkIndex, file_stamp, linked_paths, read_note, settle_problems, settled_kind, walk
-from kg.resolve import Resolution, resolve
+from kg.resolve import Resolution, Summary, resolve
 from kg.state import BuildState, Known, Record
 from kg.vocab import DEFAULT_BASE, mint_text
 
@@ -177,50 +179,60 @@ def build_changes(
     known = state.known()
     if known is None or known.extra.get("collisions"):
         return None
-    read_at = time.time_ns()
-    parsed = NoteCache(folder, code=code, one_by_one=True)
-    found = scan(vault, known, parsed, read_at=read_at)
-    changed = sorted(set(found.fresh) | found.gone)
-    notes_now = len(set(known.notes) - found.gone | set(found.fresh))
-    problems = _problems(found.walk_problems, found.files)
-    if not changed:
-        if problems != _problems(known.walk_problems, known.files):
-            raise Fallback("a file that is no note changed")
-        if found.refreshed:
-            known = replace(known, files=found.files, read_at=read_at)
-            if state.save_changes({}, known):
-                state.seal(print_, stamps)
-        notes = [known.notes[rel] for rel in sorted(known.notes)]
-        if progress is not None:
-            progress(len(notes), len(notes))
-        return Outcome(notes=notes, problems=problems, counts=dict(known.counts), unchanged=True, cache=CacheStats(hits=len(notes)))
-    if len(changed) > MAX_CHANGED_SHARE * notes_now and len(changed) > MAX_CHANGED:
-        raise Fallback(f"{len(changed)} notes changed")
-    if notes_now == 0:
-        raise Fallback("no notes left")
+    store = ExtractionCache(folder, dictionary_digest=dictionary_digest(tuple(dictionaries)), code=code)
 
-    # 2. kinds, links and extraction
-    notes, kinds = _settle_kinds(known, found)
-    if found.gone or any(rel not in known.notes for rel in found.fresh):
-        _check_links(known, notes, skip=set(changed))
-    dictionary = kept_dictionary(folder, tuple(dictionaries), code=code)
-    store = ExtractionCache(folder, dictionary_digest=dictionary.digest, code=code)
-    digests = {rel: found.files[rel].digest for rel in notes}
-    keys = store.keys(notes.values(), digests=digests)
+    def matcher() -> Matcher:
+        dictionary = kept_dictionary(folder, tuple(dictionaries), code=code)
+        return build_matcher(dictionary, store.lexicon(dictionary), store.word_table(dictionary))
+
     page: list = []
 
     def meanwhile() -> None:
-        """What the writers need and a worker's extraction does not: the page's model, and the imports."""
+        """What the writers need and the worker's extraction does not: the page's model, imports."""
+        from kg.export import formats
         from kg.export.html import PageModel, prepare
 
         page.append(PageModel(folder).load())
+        formats()
         prepare()
 
-    extractions = _extract(notes, found.fresh, keys, dictionary, store, jobs=jobs, progress=progress, meanwhile=meanwhile)
+    # A worker gets its matcher ready (half a second) while this process finds what changed; it
+    # is ended at once if nothing did, or if the change needs a whole build.
+    with WarmWorker(matcher, jobs=jobs) as worker:
+        read_at = time.time_ns()
+        parsed = NoteCache(folder, code=code, one_by_one=True)
+        found = scan(vault, known, parsed, read_at=read_at)
+        changed = sorted(set(found.fresh) | found.gone)
+        notes_now = len(set(known.notes) - found.gone | set(found.fresh))
+        problems = _problems(found.walk_problems, found.files)
+        if not changed:
+            if problems != _problems(known.walk_problems, known.files):
+                raise Fallback("a file that is no note changed")
+            if found.refreshed:
+                known = replace(known, files=found.files, read_at=read_at)
+                if state.save_changes({}, known):
+                    state.seal(print_, stamps)
+            notes = [known.notes[rel] for rel in sorted(known.notes)]
+            if progress is not None:
+                progress(len(notes), len(notes))
+            return Outcome(notes=notes, problems=problems, counts=dict(known.counts), unchanged=True, cache=CacheStats(hits=len(notes)))
+        if len(changed) > MAX_CHANGED_SHARE * notes_now and len(changed) > MAX_CHANGED:
+            raise Fallback(f"{len(changed)} notes changed")
+        if notes_now == 0:
+            raise Fallback("no notes left")
+
+        # 2. kinds, links and extraction
+        notes, kinds = _settle_kinds(known, found)
+        if found.gone or any(rel not in known.notes for rel in found.fresh):
+            _check_links(known, notes, skip=set(changed))
+        dictionary = kept_dictionary(folder, tuple(dictionaries), code=code)
+        digests = {rel: found.files[rel].digest for rel in notes}
+        keys = store.keys(notes.values(), digests=digests)
+        extractions, summaries = _extract(notes, found.fresh, keys, store, worker, progress=progress, meanwhile=meanwhile)
 
     # 3. resolution
-    resolution = resolve([note for note in notes.values() if note.kind == TOPIC], extractions, dictionary)
-    del extractions
+    resolution = resolve([note for note in notes.values() if note.kind == TOPIC], extractions, dictionary, summaries=summaries)
+    del extractions, summaries
     _check_resolution(known, resolution)
 
     # 4. records
@@ -294,32 +306,27 @@ def _links_of(note: Note) -> Iterable[WikiLink]:
         yield from parse_links(f"[[{parent}]]")[:1]
 
 
-def _extract(notes: dict[str, Note], fresh: dict[str, Note], keys: dict[str, str], dictionary: Dictionary, store: ExtractionCache, *, jobs: int, progress, meanwhile: Callable[[], object] | None = None) -> dict[str, Extraction]:
-    """Every note's extraction: the changed ones made (a forked worker where it can, while this
-    process loads the others from the cache and does `meanwhile`), the rest from the cache
-    (Fallback if one is missing: its text was not read)."""
-    from kg.parallel import extract_notes
-
-    loaded: dict[str, Extraction] = {}
+def _extract(notes: dict[str, Note], fresh: dict[str, Note], keys: dict[str, str], store: ExtractionCache, worker: WarmWorker, *, progress, meanwhile: Callable[[], object]) -> tuple[dict[str, Extraction], dict[str, Summary]]:
+    """The changed notes' extractions, made by `worker` while this process reads the other notes'
+    summaries from the cache (kg.resolve.Summary: what resolving reads of them) and does
+    `meanwhile`, and those summaries; Fallback if one is missing (its text was not read)."""
+    summaries: dict[str, Summary] = {}
 
     def load() -> None:
-        hits, _keys = store.load([], keys=keys)
-        loaded.update(hits)
-        if meanwhile is not None:
-            meanwhile()
+        summaries.update(store.summaries(keys))
+        meanwhile()
 
-    pending = [fresh[rel] for rel in sorted(fresh) if rel in notes]
-    made = extract_notes(pending, dictionary, jobs=jobs, cache=store, meanwhile=load)
+    made = worker.extract([fresh[rel] for rel in sorted(fresh) if rel in notes], meanwhile=load)
     if progress is not None:
         progress(len(notes), len(notes))
-    loaded.update(made)
-    missing = [rel for rel in notes if rel not in loaded]
+    missing = [rel for rel in notes if rel not in made and rel not in summaries]
     if missing:
         error = Fallback(f"the cached extraction of {missing[0]} is missing")
         error.notices = tuple(store.stats.notices)
         raise error
     store.save({rel: (keys[rel], made[rel]) for rel in made}, keep=keys)
-    return {rel: loaded[rel] for rel in sorted(notes)}
+    store.stats.hits, store.stats.misses = len(notes) - len(made), len(made)
+    return made, {rel: summaries[rel] for rel in notes if rel not in made}
 
 
 def _check_resolution(known: Known, resolution: Resolution) -> None:

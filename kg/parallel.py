@@ -16,7 +16,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 
 from kg.cache import ExtractionCache, WordTable
 from kg.dictionary import Dictionary
@@ -24,7 +24,7 @@ from kg.errors import ExtractionError
 from kg.discover import Lexicon
 from kg.extract import Matcher, build_matcher, extract
 from kg.model import Extraction, Note
-from kg.processes import can_fork, follow_parent, frozen_heap, worker_pool
+from kg.processes import can_fork, follow_parent, frozen_heap, stop_pool, worker_pool
 
 Progress = Callable[[int, int], None]
 
@@ -114,6 +114,54 @@ def extract_notes(
     if meanwhile is not None:
         meanwhile()
     return fresh
+
+
+class WarmWorker:
+    """One forked worker that builds its matcher (the dictionary, the word lists, the automaton,
+    the tokenizer: most of half a second) as soon as it starts, for a build that will soon have a
+    few notes to extract (kg.delta): by the time this process has read them, the matcher is ready.
+
+    A context manager; `extract(notes, meanwhile)` gives path -> Extraction. Without forking (or
+    with jobs 1) the notes are extracted in this process, when asked. Leaving the block ends the
+    worker at once, warm or not."""
+
+    def __init__(self, matcher: Callable[[], Matcher], *, jobs: int) -> None:
+        self.matcher = matcher
+        self.jobs = jobs
+        self.pool = None
+        self._stack = ExitStack()
+
+    def __enter__(self) -> WarmWorker:
+        if self.jobs > 1 and can_fork():
+            _WORKER_FACTORY[:] = [self.matcher]
+            self._stack.callback(_WORKER_FACTORY.clear)
+            self.pool = self._stack.enter_context(worker_pool(1, multiprocessing.get_context("fork"), follow_parent, (os.getpid(),), died=_extractor_died))
+            self.pool.submit(_warm_up)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            stop_pool(self.pool)  # a worker still warming up is not waited for
+        self._stack.__exit__(*exc)
+
+    def extract(self, notes: Sequence[Note], *, meanwhile: Callable[[], object] | None = None) -> dict[str, Extraction]:
+        if self.pool is None:
+            if meanwhile is not None:
+                meanwhile()
+            matcher = self.matcher() if notes else None
+            return {note.path: extract(note, matcher) for note in notes}
+        running = [self.pool.submit(_worker_chunk, chunk) for chunk in chunks(notes, MAX_CHUNK)]
+        if meanwhile is not None:
+            meanwhile()
+        out: dict[str, Extraction] = {}
+        for future in running:
+            out.update(future.result())
+        return out
+
+
+def _warm_up() -> None:
+    _WORKER_MATCHER[:] = [_WORKER_FACTORY[0]()]
+    _WORKER_MATCHER[0].tokenizer  # noqa: B018 - made now, not when the first note comes
 
 
 def extract_chunk(notes: Sequence[Note], matcher: Matcher) -> list[tuple[str, Extraction]]:

@@ -65,6 +65,9 @@ def walk(root: Path, *, stats: dict[str, tuple[Path, os.stat_result]] | None = N
                 continue
             kept.append(Path(entry.path))
         folders.extend(reversed(kept))
+        # Most names need no repair (see _rel): then a file's vault path is its folder's and its name.
+        prefix = "" if folder == root else _rel(root, folder) + "/"
+        plain = folder == root or prefix[:-1] == folder.relative_to(root).as_posix()
         for entry in entries:
             name = entry.name
             if name.startswith(".") or not name.lower().endswith(NOTE_SUFFIXES) or _is_dir(entry):
@@ -74,7 +77,7 @@ def walk(root: Path, *, stats: dict[str, tuple[Path, os.stat_result]] | None = N
             if problem is not None:
                 problems.append(problem)
                 continue
-            rel = _rel(root, path)
+            rel = prefix + name if plain and not _NAME_REPAIRED.search(name) else _rel(root, path)
             found.append((rel, path))
             if stats is not None:
                 stats[rel] = (path, stat_result)
@@ -150,6 +153,7 @@ def _rel(root: Path, path: Path) -> str:
 
 
 _NAME_CONTROL = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
+_NAME_REPAIRED = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")  # what _rel changes in a name
 
 
 @dataclass(frozen=True)

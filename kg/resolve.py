@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from kg.dictionary import Dictionary, Entry
@@ -35,24 +36,53 @@ class Resolution:
     _names_seen: int = field(default=0, repr=False)
 
 
-def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: Dictionary) -> Resolution:
+# What resolution reads of one note's extraction: each distinct (kind, key, surface) of its
+# mentions with the number of times it is said, in the order of their first mention, and its
+# relations as (subject, predicate, object). Plain tuples: kept beside each extraction in the
+# cache (marshal), so a build that extracts a few notes resolves the others from these alone.
+Summary = tuple[tuple[tuple[str, str, str, int], ...], tuple[tuple[str, str, str], ...]]
+
+
+def summarize(extraction: Extraction) -> Summary:
+    said: dict[tuple[str, str, str], int] = {}
+    for mention in extraction.mentions:
+        signature = (mention.kind, mention.key, mention.surface)
+        said[signature] = said.get(signature, 0) + 1
+    return tuple((*signature, count) for signature, count in said.items()), tuple((r.subject, r.predicate, r.object) for r in extraction.relations)
+
+
+def resolve(notes: list[Note], extractions: Mapping[str, Extraction], dictionary: Dictionary, *, summaries: Mapping[str, Summary] | None = None) -> Resolution:
+    """Entities and mentions of the notes' `extractions`, and of the notes known only by their
+    `summaries` (`summarize`; the same entities, aliases and canonical names as their extractions
+    give; their mentions lists are empty: only which entities each names is known)."""
     result = Resolution()
+    summaries = summaries or {}
+    paths = sorted({*extractions, *summaries})
     entries: dict[tuple[str, str, str], Entry | None] = {}  # most surfaces recur: look each up once
 
-    def entry_for(mention: Mention) -> Entry | None:
-        known = (mention.kind, mention.key, mention.surface)
-        if known not in entries:
-            entries[known] = _entry_for(mention, dictionary)
-        return entries[known]
+    def entry_for(signature: tuple[str, str, str]) -> Entry | None:
+        if signature not in entries:
+            entries[signature] = _entry_for(*signature, dictionary)
+        return entries[signature]
+
+    def said(path: str) -> Iterator[tuple[tuple[str, str, str], int, Mention | None]]:
+        """(kind, key, surface), how many times, and the mention (None for a summary), in order."""
+        if path in extractions:
+            for mention in extractions[path].mentions:
+                yield (mention.kind, mention.key, mention.surface), 1, mention
+        else:
+            for kind, key, surface, count in summaries[path][0]:
+                yield (kind, key, surface), count, None
 
     # Canonical spelling of each discovered (non-dictionary) name: most frequent, then smallest.
     spelling_counts: dict[tuple[str, str], Counter[str]] = {}
-    for path in sorted(extractions):
-        for mention in extractions[path].mentions:
-            if not entry_for(mention):
+    for path in paths:
+        for signature, count, _mention in said(path):
+            if not entry_for(signature):
                 # A short form (`v1.5` for `CogVideoX v1.5`) carries the full name as its key.
-                spelling = mention.key or mention.surface
-                spelling_counts.setdefault((mention.kind, name_key(spelling)), Counter())[spelling] += 1
+                kind, key, surface = signature
+                spelling = key or surface
+                spelling_counts.setdefault((kind, name_key(spelling)), Counter())[spelling] += count
     canonical = result.canonical = {key: min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] for key, counts in spelling_counts.items()}
 
     def entity_for_entry(entry: Entry) -> Entity:
@@ -64,18 +94,21 @@ def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: D
             entity.family = entry.family
         return entity
 
-    for path in sorted(extractions):
-        for mention in extractions[path].mentions:
-            entry = entry_for(mention)
+    for path in paths:
+        for signature, _count, mention in said(path):
+            kind, key, surface = signature
+            entry = entry_for(signature)
             if entry is not None:
                 entity = entity_for_entry(entry)
             else:
-                name = canonical[(mention.kind, name_key(mention.key or mention.surface))]
-                eid = entity_id(mention.kind, name)
-                entity = result.entities.setdefault(eid, Entity(key=name, kind=mention.kind, name=name))
-            if mention.surface != entity.name:
-                entity.aliases.add(mention.surface)
-            result.mentions.setdefault((path, entity_id(entity.kind, entity.key)), []).append(mention)
+                name = canonical[(kind, name_key(key or surface))]
+                eid = entity_id(kind, name)
+                entity = result.entities.setdefault(eid, Entity(key=name, kind=kind, name=name))
+            if surface != entity.name:
+                entity.aliases.add(surface)
+            found = result.mentions.setdefault((path, entity_id(entity.kind, entity.key)), [])
+            if mention is not None:
+                found.append(mention)
 
     # Makers and families named by the dictionary become entities too, so their edges have ends.
     # The greatest unsettled id first, every time; the list is made again only when entities were added.
@@ -104,17 +137,18 @@ def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: D
             pending = sorted(set(result.entities) - settled)
 
     # Relations found in text (e.g. `OpenAI 的 Sora`) add makers and families.
-    for path in sorted(extractions):
-        for relation in extractions[path].relations:
-            product = _find(result, PRODUCT, relation.subject, dictionary)
+    for path in paths:
+        relations = ((r.subject, r.predicate, r.object) for r in extractions[path].relations) if path in extractions else summaries[path][1]
+        for subject, predicate, obj in relations:
+            product = _find(result, PRODUCT, subject, dictionary)
             if product is None:
                 continue
-            if relation.predicate == "made_by":
-                maker = _find(result, ORGANIZATION, relation.object, dictionary)
+            if predicate == "made_by":
+                maker = _find(result, ORGANIZATION, obj, dictionary)
                 if maker is not None:
                     product.makers.add(maker.key)
-            elif relation.predicate == "version_of" and product.family is None:
-                family = _find(result, PRODUCT, relation.object, dictionary)
+            elif predicate == "version_of" and product.family is None:
+                family = _find(result, PRODUCT, obj, dictionary)
                 if family is not None and family is not product:
                     product.family = family.key
 
@@ -135,12 +169,12 @@ def resolve(notes: list[Note], extractions: dict[str, Extraction], dictionary: D
     return result
 
 
-def _entry_for(mention: Mention, dictionary: Dictionary) -> Entry | None:
-    if mention.key:
-        entry = dictionary.lookup(mention.kind, mention.key)
+def _entry_for(kind: str, key: str, surface: str, dictionary: Dictionary) -> Entry | None:
+    if key:
+        entry = dictionary.lookup(kind, key)
         if entry is not None:
             return entry
-    return dictionary.lookup(mention.kind, mention.surface)
+    return dictionary.lookup(kind, surface)
 
 
 def _find(result: Resolution, kind: str, name: str, dictionary: Dictionary) -> Entity | None:

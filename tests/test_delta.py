@@ -246,3 +246,26 @@ def test_random_edits_give_the_bytes_of_a_whole_build(tmp_path_factory, steps):
         deltas += result.changed is not None and result.changed > 0
         assert read_outputs(out) == whole(vault, reference), (what, result.fallback)
     assert deltas or all(what == "restore" for what, _pick, _words in steps), "no step was built as a delta: this test would prove nothing"
+
+
+def test_resolving_from_summaries_gives_what_resolving_the_extractions_gives(vault):
+    """A delta build resolves the unchanged notes from their summaries (kg.resolve.summarize):
+    the same entities, made in the same order, the same canonical spellings, the same mentions."""
+    from kg.dictionary import load_dictionary
+    from kg.extract import build_matcher, extract
+    from kg.read import read_vault
+    from kg.resolve import resolve, summarize
+
+    notes, _problems = read_vault(vault)
+    dictionary = load_dictionary()
+    matcher = build_matcher(dictionary)
+    extractions = {note.path: extract(note, matcher) for note in notes}
+    whole = resolve(notes, extractions, dictionary)
+    extracted = {path: extraction for number, (path, extraction) in enumerate(sorted(extractions.items())) if number % 3 == 0}
+    summaries = {path: summarize(extraction) for path, extraction in extractions.items() if path not in extracted}
+    mixed = resolve(notes, extracted, dictionary, summaries=summaries)
+    assert list(mixed.entities) == list(whole.entities) and mixed.entities == whole.entities
+    assert mixed.canonical == whole.canonical
+    assert mixed.mentions.keys() == whole.mentions.keys()
+    assert all(mixed.mentions[key] == found for key, found in whole.mentions.items() if key[0] in extracted)
+    assert len(whole.entities) > 50 and any(entity.makers for entity in whole.entities.values())

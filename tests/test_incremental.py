@@ -66,7 +66,7 @@ def test_added_and_removed_notes(vault, tmp_path):
     removed = build_vault(vault, out, jobs=1)
     assert (removed.cache.hits, removed.cache.misses, removed.cache.pruned) == (total, 0, 1)
     with sqlite3.connect(out / CACHE_FOLDER / CACHE_FILE) as db:
-        paths = {row[0] for row in db.execute("SELECT path FROM extraction")}
+        paths = {row[0] for row in db.execute("SELECT path FROM note_extraction")}
     assert gone.relative_to(vault).as_posix() not in paths and len(paths) == total
     assert read_outputs(out) == clean_build(vault, tmp_path / "clean-removed")
 
@@ -90,7 +90,7 @@ def test_an_unreadable_entry_is_extracted_again(vault, tmp_path):
     build_vault(vault, out, jobs=1)
     path = first_article(vault).relative_to(vault).as_posix()
     with sqlite3.connect(out / CACHE_FOLDER / CACHE_FILE) as db:
-        db.execute("UPDATE extraction SET value = ? WHERE path = ?", (b"\x80\x05garbage", path))
+        db.execute("UPDATE note_extraction SET value = ? WHERE path = ?", (b"\x80\x05garbage", path))
     result = build_vault(vault, out, jobs=1)
     assert result.cache.misses == 1
     assert any(path in notice and "unreadable" in notice for notice in result.cache.notices)

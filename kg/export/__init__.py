@@ -119,16 +119,42 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
     return [registered[name].filename for name in registered]
 
 
-def patch_all(changes: Changes, folder: Path, *, fragments: Path, published: Path) -> list[str]:
+def patch_all(changes: Changes, folder: Path, *, fragments: Path, published: Path, jobs: int = 1) -> list[str]:
     """Write every registered format into `folder` after kg.delta's `changes`, each from its file as
-    published (raises kg.fragments.CannotPatch when one cannot be); their file names."""
+    published (raises kg.fragments.CannotPatch when one cannot be); their file names. With `jobs`
+    > 1, a forked worker writes the page (the longest: it is written whole) while this process
+    patches the others."""
     registered = formats()
-    for name in [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER)):
-        fmt = registered[name]
-        if fmt.patch is None:
-            raise CannotPatch(f"{fmt.filename}: this format cannot be patched")
-        write_file(folder / fmt.filename, lambda handle, fmt=fmt: fmt.patch(changes, handle, fragments=fragments, published=published))
+    names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
+    for name in names:
+        if registered[name].patch is None:
+            raise CannotPatch(f"{registered[name].filename}: this format cannot be patched")
+    options = {"fragments": fragments, "published": published}
+    if jobs > 1 and can_fork() and "html" in names:
+        _SHARED[:] = [changes, folder, options]
+        try:
+            with frozen_heap(), worker_pool(1, multiprocessing.get_context("fork"), follow_parent, (os.getpid(),), died=_writer_died) as pool:
+                page = pool.submit(_patch_shared, "html")
+                for name in names:
+                    if name != "html":
+                        _patch(registered[name], changes, folder, options)
+                page.result()
+        finally:
+            _SHARED.clear()
+    else:
+        for name in names:
+            _patch(registered[name], changes, folder, options)
     return [fmt.filename for fmt in registered.values()]
+
+
+def _patch(fmt: Format, changes: Changes, folder: Path, options: dict) -> None:
+    write_file(folder / fmt.filename, lambda handle: fmt.patch(changes, handle, **options))
+
+
+def _patch_shared(name: str) -> None:
+    """A forked writer's task: patch the format `name` with what `patch_all` shared before forking."""
+    changes, folder, options = _SHARED
+    _patch(formats()[name], changes, folder, options)
 
 
 def _write_beside_layout(registered: dict[str, Format], names: list[str], graph: nx.MultiDiGraph, folder: Path, options: dict) -> None:
