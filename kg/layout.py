@@ -34,6 +34,12 @@ RELATION_WEIGHT = {
 
 SPACING = 1.0  # ideal distance between neighbours, in layout units
 CUTOFF = 1.5  # repulsion is ignored beyond this many SPACINGs
+# Close pairs wanted per node, on average. In a dense vault (a generated one: hundreds of nodes
+# within CUTOFF of each) the close-range repulsion reaches less far, for as long as it is dense,
+# so that its pairs stay about this many a node: the same picture a few times faster (the far
+# field still spreads the whole). A sparse vault never comes near it: its layout is unchanged.
+NEIGHBOURS_WANTED = 32
+NEAREST_REACH = 0.3  # the close-range repulsion never reaches less far than this many SPACINGs
 GRAVITY = 0.02
 FAR_FIELD_MIN = 50  # components larger than this also feel the pooled repulsion of distant cells
 GRID = 12  # cells per side of the far-field grid
@@ -113,6 +119,7 @@ def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) ->
     start_temperature = 0.1 * side[:, 0] + SPACING
     big = [members for members in components if len(members) > FAR_FIELD_MIN]
     ncomp = len(components)
+    reach = CUTOFF * SPACING
     for step in range(iterations):
         x, y = np.ascontiguousarray(pos[:, 0]), np.ascontiguousarray(pos[:, 1])
         fx, fy = np.zeros(n), np.zeros(n)
@@ -120,9 +127,12 @@ def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) ->
         if step % NEIGHBOURS_EVERY == 0:
             a = b = None  # let the old pairs go before the new ones are found (26 million at 50,000 notes)
             # Views of the one array scipy fills, 16 bytes a pair: copies of its columns were 400 MB more at 50,000 notes.
-            pairs = cKDTree(pos).query_pairs(CUTOFF * SPACING, output_type="ndarray")
+            pairs = cKDTree(pos).query_pairs(reach, output_type="ndarray")
             a, b = pairs[:, 0], pairs[:, 1]
             del pairs
+            per_node = 2 * len(a) / n
+            if per_node > NEIGHBOURS_WANTED or reach < CUTOFF * SPACING:
+                reach = min(CUTOFF * SPACING, max(NEAREST_REACH * SPACING, reach * math.sqrt(NEIGHBOURS_WANTED / max(per_node, 1e-9))))
         _pairwise(fx, fy, x, y, a, b, lambda dx, dy, _w: -SPACING**2 / np.maximum(dx * dx + dy * dy, 1e-4), same=comp if ncomp > 1 else None)
         if step % FAR_FIELD_EVERY == 0:
             far = np.zeros((n, 2))
