@@ -9,7 +9,10 @@ Prints, for VAULT (copied first into a scratch folder, so the vault itself is ne
   cold         `kg build` into an empty folder (no cache), with --jobs N (default: every core)
   unchanged    a rebuild with nothing changed (everything from the cache)
   one edit     a rebuild after one note is edited (a paragraph naming a product written into its
-               prose), --edits times (default 3, each a new paragraph naming another product): the median, and each run (the host's speed varies from run to run)
+               prose: a new link, so the page is laid out again), --edits times (default 3, each
+               a new paragraph naming another product): the median, and each run (the host's
+               speed varies from run to run); then as many edits whose paragraph names nothing
+               (no new link: the page keeps its layout)
   one new      a rebuild after one note is added
   peak memory  the largest total PSS of the build's process tree (parent + workers), sampled every
                100 ms: each process's own pages plus its share of pages it shares, so memory a
@@ -139,16 +142,19 @@ def same_outputs(left: Path, right: Path) -> bool:
 EDIT_NAMES = ("Claude 3.5 Sonnet", "Gemini 2.5 Pro", "Midjourney V6", "可灵", "Kimi", "Suno", "Runway", "Perplexity", "Cursor")
 
 
-def edit_one(vault: Path, number: int = 1) -> Path:
+def edit_one(vault: Path, number: int = 1, *, naming: bool = True) -> Path:
     """Write paragraph `number` into the prose of the middle note (sorted by path), right after its
-    frontmatter; returns the note. (Text appended at the end of a note lands in its closing link
-    list, which extraction skips: such an edit changes nothing but the file.)"""
+    frontmatter; returns the note. The paragraph names a product (`naming`, see EDIT_NAMES), or
+    nothing: then the edit moves the note's mentions in its text (their evidence changes) but adds
+    no link, and the page keeps its layout. (Text appended at the end of a note lands in its
+    closing link list, which extraction skips: such an edit changes nothing but the file.)"""
     notes = sorted(p for p in vault.rglob("*") if p.suffix.lower() in SUFFIXES)
     note = notes[len(notes) // 2]
     text = note.read_text(encoding="utf-8")
     end = text.find("\n---\n", 4) + 5 if text.startswith("---\n") else 0
     name = EDIT_NAMES[(number - 1) % len(EDIT_NAMES)]
-    note.write_text(text[:end] + f"\n补充{number}：这一段对比了 {name} 与 ChatGPT 的表现。\n" + text[end:], encoding="utf-8")
+    paragraph = f"补充{number}：这一段对比了 {name} 与 ChatGPT 的表现。" if naming else f"补充{number}：这一段补充了作者当时的想法，没有提到新的产品。"
+    note.write_text(text[:end] + f"\n{paragraph}\n" + text[end:], encoding="utf-8")
     return note
 
 
@@ -205,12 +211,13 @@ def measure(source: Path, scratch: Path, *, jobs: int | None, verify: bool, with
     figures["floor"] = {"seconds": floor_wall, "peak_rss": floor_peak, **json.loads(report)}
     figures["cold"] = kg_build(vault, out, *jobs_args)
     figures["unchanged"] = kg_build(vault, out, *jobs_args)
-    runs = []
-    for number in range(1, edits + 1):
-        edited = edit_one(vault, number)
-        runs.append(kg_build(vault, out, *jobs_args))
-    middle = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
-    figures["one_edit"] = {**middle, "note": edited.relative_to(vault).as_posix(), "runs": [r["seconds"] for r in runs]}
+    for key, naming, first in (("one_edit", True, 1), ("one_edit_prose", False, edits + 1)):
+        runs = []
+        for number in range(first, first + edits):
+            edited = edit_one(vault, number, naming=naming)
+            runs.append(kg_build(vault, out, *jobs_args))
+        middle = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+        figures[key] = {**middle, "note": edited.relative_to(vault).as_posix(), "runs": [r["seconds"] for r in runs]}
     add_one(vault)
     figures["one_new"] = kg_build(vault, out, *jobs_args)
     if verify:
@@ -227,6 +234,8 @@ def measure(source: Path, scratch: Path, *, jobs: int | None, verify: bool, with
     figures["chars_per_s"] = chars / cold
     figures["cold_over_floor"] = cold / figures["floor"]["seconds"]
     figures["edit_over_cold"] = figures["one_edit"]["seconds"] / cold
+    figures["prose_edit_over_cold"] = figures["one_edit_prose"]["seconds"] / cold
+    figures["new_over_cold"] = figures["one_new"]["seconds"] / cold
     return figures
 
 
@@ -234,11 +243,12 @@ def show(f: dict) -> None:
     mib = 1024 * 1024
     print(f"vault {f['vault']}: {f['floor']['notes']} notes, {f['floor']['chars']:,} characters; {f['cores']} cores, --jobs {f['jobs']}")
     print(f"  floor (jieba)     {f['floor']['seconds']:7.2f} s  (init {f['floor']['init']:.2f} s, read+parse+lcut {f['floor']['loop']:.2f} s)  peak {f['floor']['peak_rss'] / mib:6.0f} MiB")
-    for key, label in (("cold", "cold build"), ("unchanged", "rebuild, no change"), ("one_edit", "rebuild, one edit"), ("one_new", "rebuild, one new")):
+    for key, label in (("cold", "cold build"), ("unchanged", "rebuild, no change"), ("one_edit", "rebuild, one edit"), ("one_edit_prose", "  (naming nothing)"), ("one_new", "rebuild, one new")):
         runs = f[key].get("runs", [])
         each = f"  (median of {', '.join(f'{s:.2f}' for s in runs)})" if len(runs) > 1 else ""
         print(f"  {label:<17} {f[key]['seconds']:7.2f} s  peak {f[key]['peak_rss'] / mib:6.0f} MiB (PSS){each}")
-    print(f"  cold: {f['notes_per_s']:.0f} notes/s, {f['chars_per_s']:,.0f} characters/s; cold / floor = {f['cold_over_floor']:.2f}; one edit / cold = {f['edit_over_cold']:.2f}")
+    print(f"  cold: {f['notes_per_s']:.0f} notes/s, {f['chars_per_s']:,.0f} characters/s; cold / floor = {f['cold_over_floor']:.2f}")
+    print(f"  of cold: one edit {f['edit_over_cold']:.3f} (naming nothing {f['prose_edit_over_cold']:.3f}), one new note {f['new_over_cold']:.3f}")
     if "incremental_identical_to_clean" in f:
         print(f"  incremental outputs identical to a clean build: {'yes' if f['incremental_identical_to_clean'] else 'NO'}")
     stages = f.get("stages", {})
