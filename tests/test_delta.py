@@ -269,3 +269,25 @@ def test_resolving_from_summaries_gives_what_resolving_the_extractions_gives(vau
     assert mixed.mentions.keys() == whole.mentions.keys()
     assert all(mixed.mentions[key] == found for key, found in whole.mentions.items() if key[0] in extracted)
     assert len(whole.entities) > 50 and any(entity.makers for entity in whole.entities.values())
+
+
+@pytest.mark.parametrize("change", ["prose naming new names", "a new article"])
+def test_forked_workers_make_the_same_delta(vault, tmp_path, change):
+    """With --jobs 2 a warm forked worker extracts and another writes the page: the same bytes."""
+    out = tmp_path / "out"
+    build_vault(vault, out, jobs=2, reuse_outputs=True)
+    DELTAS[change](vault)
+    result = build_vault(vault, out, jobs=2, reuse_outputs=True)
+    assert result.changed == 1, result.fallback
+    assert read_outputs(out) == whole(vault, tmp_path / "whole")
+
+
+def test_the_cli_says_when_it_made_only_what_changed(vault, tmp_path):
+    from conftest import run_kg
+
+    out = tmp_path / "out"
+    run_kg("build", str(vault), "-o", str(out), check=True)
+    _known_prose(vault)
+    proc = run_kg("build", str(vault), "-o", str(out), check=True)
+    assert "(1 note has changed: only what that changes was made again)" in proc.stdout
+    assert read_outputs(out) == whole(vault, tmp_path / "whole")
