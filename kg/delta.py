@@ -232,11 +232,11 @@ def build_changes(
 
     # 3. resolution
     resolution = resolve([note for note in notes.values() if note.kind == TOPIC], extractions, dictionary, summaries=summaries)
-    del extractions, summaries
+    del extractions
     _check_resolution(known, resolution)
 
     # 4. records
-    plan = _Plan(known, state, notes, kinds, resolution, dictionary, found, changed, options.get("base", DEFAULT_BASE))
+    plan = _Plan(known, state, notes, kinds, resolution, summaries, dictionary, found, changed, options.get("base", DEFAULT_BASE))
     records = plan.make()
     known_now = plan.known_after(read_at=read_at, files=found.files, walk_problems=found.walk_problems)
 
@@ -349,9 +349,9 @@ def _check_resolution(known: Known, resolution: Resolution) -> None:
 class _Plan:
     """The new records of every node the change reaches (see `make`), and what follows from them."""
 
-    def __init__(self, known: Known, state: BuildState, notes: dict[str, Note], kinds: dict[str, str], resolution: Resolution, dictionary: Dictionary, found: Scan, changed: list[str], base: str) -> None:
+    def __init__(self, known: Known, state: BuildState, notes: dict[str, Note], kinds: dict[str, str], resolution: Resolution, summaries: dict[str, Summary], dictionary: Dictionary, found: Scan, changed: list[str], base: str) -> None:
         self.known, self.state, self.notes, self.kinds = known, state, notes, kinds
-        self.resolution, self.dictionary, self.found, self.base = resolution, dictionary, found, base
+        self.resolution, self.summaries, self.dictionary, self.found, self.base = resolution, summaries, dictionary, found, base
         self.articles = {ARTICLE_PREFIX + rel for rel in changed}  # changed, new or gone article nodes
         self.index = LinkIndex(notes.values())
         self.note_node = note_nodes(notes.values(), resolution)
@@ -428,15 +428,23 @@ class _Plan:
         return change
 
     def _weights(self, pairs: set[tuple[str, str]], mentions: dict[str, dict[str, list]]) -> dict[tuple[str, str], int]:
-        """The number of articles naming both ends of each pair, now."""
+        """The number of articles naming both ends of each pair, now: the changed articles by
+        their `mentions`, the others by their summaries."""
         ends = {e for pair in pairs for e in pair}
+        said = self.resolution.said
+        naming = {signature: eid for signature, eid in said.items() if eid in ends}
         articles: dict[str, set[str]] = {}
+        for path, (signatures, _relations) in self.summaries.items():
+            if self.kinds.get(path) == ARTICLE:
+                for kind, key, surface, _count in signatures:
+                    eid = naming.get((kind, key, surface))
+                    if eid is not None:
+                        articles.setdefault(eid, set()).add(path)
         for path, named in mentions.items():
-            if self.kinds.get(path) != ARTICLE:
-                continue
-            for eid in named:
-                if eid in ends:
-                    articles.setdefault(eid, set()).add(path)
+            if self.kinds.get(path) == ARTICLE:
+                for eid in named:
+                    if eid in ends:
+                        articles.setdefault(eid, set()).add(path)
         return {(a, b): len(articles.get(a, set()) & articles.get(b, set())) for a, b in pairs}
 
     def _node(self, node: str, counted: int, co: dict[str, int], *, referrers: int) -> Record | None:

@@ -31,6 +31,8 @@ class Resolution:
     mentions: dict[tuple[str, str], list[Mention]] = field(default_factory=dict)
     # (kind, name key) -> the canonical spelling of a name the dictionary does not know.
     canonical: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (kind, key, surface) of every name said -> the entity it names.
+    said: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # _find's index by name key, and how many entities it has seen (see _names).
     _names: dict[tuple[str, str], Entity] = field(default_factory=dict, repr=False)
     _names_seen: int = field(default=0, repr=False)
@@ -52,9 +54,10 @@ def summarize(extraction: Extraction) -> Summary:
 
 
 def resolve(notes: list[Note], extractions: Mapping[str, Extraction], dictionary: Dictionary, *, summaries: Mapping[str, Summary] | None = None) -> Resolution:
-    """Entities and mentions of the notes' `extractions`, and of the notes known only by their
-    `summaries` (`summarize`; the same entities, aliases and canonical names as their extractions
-    give; their mentions lists are empty: only which entities each names is known)."""
+    """Entities of the notes' `extractions` and of the notes known only by their `summaries`
+    (`summarize`: the same entities, aliases and canonical names, made in the same order, as
+    their extractions give), and the mentions of the extracted notes (`said` tells which entity
+    each name of a summary names)."""
     result = Resolution()
     summaries = summaries or {}
     paths = sorted({*extractions, *summaries})
@@ -74,15 +77,20 @@ def resolve(notes: list[Note], extractions: Mapping[str, Extraction], dictionary
             for kind, key, surface, count in summaries[path][0]:
                 yield (kind, key, surface), count, None
 
-    # Canonical spelling of each discovered (non-dictionary) name: most frequent, then smallest.
-    spelling_counts: dict[tuple[str, str], Counter[str]] = {}
+    # Every distinct (kind, key, surface), how many times the vault says it, in the order first said.
+    totals: dict[tuple[str, str, str], int] = {}
     for path in paths:
         for signature, count, _mention in said(path):
-            if not entry_for(signature):
-                # A short form (`v1.5` for `CogVideoX v1.5`) carries the full name as its key.
-                kind, key, surface = signature
-                spelling = key or surface
-                spelling_counts.setdefault((kind, name_key(spelling)), Counter())[spelling] += count
+            totals[signature] = totals.get(signature, 0) + count
+
+    # Canonical spelling of each discovered (non-dictionary) name: most frequent, then smallest.
+    spelling_counts: dict[tuple[str, str], Counter[str]] = {}
+    for signature, count in totals.items():
+        if not entry_for(signature):
+            # A short form (`v1.5` for `CogVideoX v1.5`) carries the full name as its key.
+            kind, key, surface = signature
+            spelling = key or surface
+            spelling_counts.setdefault((kind, name_key(spelling)), Counter())[spelling] += count
     canonical = result.canonical = {key: min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] for key, counts in spelling_counts.items()}
 
     def entity_for_entry(entry: Entry) -> Entity:
@@ -94,21 +102,21 @@ def resolve(notes: list[Note], extractions: Mapping[str, Extraction], dictionary
             entity.family = entry.family
         return entity
 
-    for path in paths:
-        for signature, _count, mention in said(path):
-            kind, key, surface = signature
-            entry = entry_for(signature)
-            if entry is not None:
-                entity = entity_for_entry(entry)
-            else:
-                name = canonical[(kind, name_key(key or surface))]
-                eid = entity_id(kind, name)
-                entity = result.entities.setdefault(eid, Entity(key=name, kind=kind, name=name))
-            if surface != entity.name:
-                entity.aliases.add(surface)
-            found = result.mentions.setdefault((path, entity_id(entity.kind, entity.key)), [])
-            if mention is not None:
-                found.append(mention)
+    # Entities are made in the order their first spelling is first said (what `_find` goes by).
+    for signature in totals:
+        kind, key, surface = signature
+        entry = entry_for(signature)
+        if entry is not None:
+            entity = entity_for_entry(entry)
+        else:
+            name = canonical[(kind, name_key(key or surface))]
+            entity = result.entities.setdefault(entity_id(kind, name), Entity(key=name, kind=kind, name=name))
+        if surface != entity.name:
+            entity.aliases.add(surface)
+        result.said[signature] = entity_id(entity.kind, entity.key)
+    for path in sorted(extractions):
+        for mention in extractions[path].mentions:
+            result.mentions.setdefault((path, result.said[mention.kind, mention.key, mention.surface]), []).append(mention)
 
     # Makers and families named by the dictionary become entities too, so their edges have ends.
     # The greatest unsettled id first, every time; the list is made again only when entities were added.

@@ -265,9 +265,10 @@ def test_resolving_from_summaries_gives_what_resolving_the_extractions_gives(vau
     summaries = {path: summarize(extraction) for path, extraction in extractions.items() if path not in extracted}
     mixed = resolve(notes, extracted, dictionary, summaries=summaries)
     assert list(mixed.entities) == list(whole.entities) and mixed.entities == whole.entities
-    assert mixed.canonical == whole.canonical
-    assert mixed.mentions.keys() == whole.mentions.keys()
-    assert all(mixed.mentions[key] == found for key, found in whole.mentions.items() if key[0] in extracted)
+    assert mixed.canonical == whole.canonical and mixed.said == whole.said
+    assert {key: found for key, found in whole.mentions.items() if key[0] in extracted} == mixed.mentions
+    named = {(path, mixed.said[kind, key, surface]) for path, (signatures, _relations) in summaries.items() for kind, key, surface, _count in signatures}
+    assert named == {key for key in whole.mentions if key[0] not in extracted}
     assert len(whole.entities) > 50 and any(entity.makers for entity in whole.entities.values())
 
 
