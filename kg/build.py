@@ -27,7 +27,7 @@ from kg.export import formats, patch_all, write_all, write_file
 from kg.fragments import CannotPatch
 from kg.graph import build_graph, edge_count
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Note, Problem
-from kg.parallel import default_jobs, extract_all
+from kg.parallel import default_jobs, extract_all, extract_into
 from kg.processes import collector_paused, give_back_memory
 from kg.read import VaultFiles, read_vault
 from kg.resolve import Resolution, resolve
@@ -118,7 +118,9 @@ def build_vault(
     read_at = time.time_ns()
     parsed = NoteCache(folder, code=code) if cache else None
     files = VaultFiles() if cache else None
-    notes, problems = read_vault(vault, cache=parsed, files=files)
+    # With the cache, the notes are read without their text, which the extracting processes read
+    # back from the note cache a chunk at a time: a vault's text is never all held.
+    notes, problems = read_vault(vault, cache=parsed, files=files, bodies=parsed is None)
     if not notes:
         detail = f" ({len(problems)} file(s) could not be read)" if problems else ""
         raise VaultError(f"{vault}: no notes (.md, .markdown or .txt files) found{detail}")
@@ -128,11 +130,18 @@ def build_vault(
         store.stats.notices += [*notices, *parsed.notices]
     keys = store.keys(notes, digests=parsed.digests if parsed is not None else None) if store is not None else None
     state = BuildState(folder) if cache else None
-    # While workers extract, import the writers (pyvis, scipy, igraph...: most of a second).
-    extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, cache=store, progress=progress, keys=keys, meanwhile=formats)
-    notes = _without_bodies(notes)
-    give_back_memory()
-    resolution = resolve(notes, extractions, dictionary)
+    # While workers extract, import the writers (scipy, igraph...: most of a second).
+    if store is not None:
+        # Each extraction goes to the cache as it comes and is read back, one article at a time, as
+        # the graph is made; names are resolved from the summaries kept beside them.
+        extractions = extract_into(notes, dictionary, cache=store, keys=keys, jobs=jobs, scheduler=scheduler, progress=progress, meanwhile=formats, bodies=parsed.bodies())
+        give_back_memory()
+        resolution = resolve(notes, {}, dictionary, summaries=store.summaries_in_order(keys, held=extractions.held))
+    else:
+        extractions = extract_all(notes, dictionary, jobs=jobs, scheduler=scheduler, progress=progress, meanwhile=formats)
+        notes = _without_bodies(notes)
+        give_back_memory()
+        resolution = resolve(notes, extractions, dictionary)
     graph = build_graph(notes, extractions, dictionary, resolution=resolution)
     del extractions  # the graph holds what the outputs need
     give_back_memory()

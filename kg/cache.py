@@ -16,14 +16,17 @@ The cache holds pickles: it is as trusted as the output folder it lives in.
 
 from __future__ import annotations
 
+import collections
 import hashlib
+import heapq
 import marshal
+import operator
 import os
 import pickle
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import kg
@@ -39,9 +42,14 @@ NOTES_FILE = "notes.sqlite"  # each note as read (see NoteCache)
 LEXICON_FILE = "lexicon.pickle"  # the discovery word lists, built once per code and dictionary version
 DICTIONARY_FILE = "dictionary.pickle"  # the dictionary as parsed (see kept_dictionary)
 WORDS_FILE = "words.pickle"  # the tokenizer's word table, likewise (see WordTable)
-# One row a note: its key, its Extraction pickled, and its kg.resolve.Summary (marshal). Earlier
-# versions kept a table `extraction` without summaries: dropped when rows are next stored.
-_SCHEMA = "CREATE TABLE IF NOT EXISTS note_extraction (path TEXT PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL, summary BLOB NOT NULL)"
+# One row a note: its key, its Extraction pickled with a digest of the pickle (a damaged row is
+# told without unpickling it), and its kg.resolve.Summary (marshal). Earlier versions kept a table
+# `extraction` without summaries: dropped when rows are next stored.
+_SCHEMA = "CREATE TABLE IF NOT EXISTS note_extraction (path TEXT PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL, checksum BLOB NOT NULL, summary BLOB NOT NULL)"
+
+
+def _checksum(value: bytes) -> bytes:
+    return hashlib.blake2b(value, digest_size=16).digest()
 
 
 @dataclass
@@ -138,12 +146,75 @@ class ExtractionCache:
                 gone = [(path,) for path in stored if path not in keep]
                 db.executemany("DELETE FROM note_extraction WHERE path = ?", gone)
                 db.executemany(  # pickled one row at a time: all at once, a cold 50,000-note build's are hundreds of MB
-                    "INSERT OR REPLACE INTO note_extraction (path, key, value, summary) VALUES (?, ?, ?, ?)",
-                    ((path, fresh[path][0], pickle.dumps(fresh[path][1], protocol=pickle.HIGHEST_PROTOCOL), marshal.dumps(summarize(fresh[path][1]))) for path in sorted(fresh)),
+                    "INSERT OR REPLACE INTO note_extraction (path, key, value, checksum, summary) VALUES (?, ?, ?, ?, ?)",
+                    (_row(path, *fresh[path]) for path in sorted(fresh)),
                 )
             self.stats.pruned = len(gone)
         except (OSError, sqlite3.Error) as exc:
             self.stats.notices.append(f"{self.path}: cannot be updated ({exc}); the next build extracts those notes again")
+
+    def stored_paths(self, keys: Mapping[str, str]) -> set[str]:
+        """The paths whose row is under their key in `keys` and whole (by its checksum; nothing is
+        unpickled). A damaged row is reported and its note extracted again."""
+        if not self.path.exists():
+            return set()
+        found = set()
+        try:
+            for path, key, value, checksum in self._iter_rows("value, checksum"):
+                if keys.get(path) != key:
+                    continue
+                if _checksum(value) == checksum:
+                    found.add(path)
+                else:
+                    self.stats.notices.append(f"{self.path}: the entry for {path} is unreadable (damaged); re-extracted it")
+        except sqlite3.OperationalError as exc:
+            self.stats.notices.append(f"{self.path}: cannot be read ({exc}); extracted every note")
+            return set()
+        except sqlite3.DatabaseError as exc:
+            self.stats.notices.append(f"{self.path}: damaged ({exc}); discarded it and extracted every note")
+            self._discard()
+            return set()
+        return found
+
+    @contextmanager
+    def storing(self, keys: Mapping[str, str]) -> Iterator[StoredExtractions]:
+        """A StoredExtractions to `put` extractions into as they come, each row stored at once
+        (committed a thousand at a time: a cold build interrupted keeps what it extracted) and
+        never held; rows of paths not in `keep` are deleted at the end. When the file cannot be
+        written, what is put is held in memory instead (and a notice says so): the build goes on.
+        `keys`: every note's key (rows of other paths are deleted; `in_order` reads those keys)."""
+        stored = StoredExtractions(self, keys)
+        keep = set(keys)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            stored.db = sqlite3.connect(self.path, timeout=30)
+            stored.db.execute("DROP TABLE IF EXISTS extraction")
+            stored.db.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            stored.fail(exc)
+        try:
+            yield stored
+            if stored.db is not None:
+                try:
+                    stored.flush()
+                    gone = [(path,) for (path,) in stored.db.execute("SELECT path FROM note_extraction") if path not in keep]
+                    stored.db.executemany("DELETE FROM note_extraction WHERE path = ?", gone)
+                    stored.db.commit()
+                    self.stats.pruned = len(gone)
+                except sqlite3.Error as exc:
+                    stored.fail(exc)
+        finally:
+            if stored.db is not None:
+                stored.db.close()
+                stored.db = None
+
+    def summaries_in_order(self, keys: Mapping[str, str], held: Mapping[str, Extraction] | None = None) -> Iterator[tuple[str, Summary]]:
+        """(path, Summary) of every note of `keys`, in path order, one row at a time (those `held`
+        in memory summarized here)."""
+        held = held or {}
+        rows = self._iter_rows("summary") if self.path.exists() else iter(())
+        from_store = ((path, marshal.loads(value)) for path, key, value in rows if keys.get(path) == key and path not in held)
+        yield from heapq.merge(from_store, ((path, summarize(held[path])) for path in sorted(held)), key=operator.itemgetter(0))
 
     def lexicon(self, dictionary: Dictionary) -> Lexicon:
         """The discovery word lists for `dictionary`, from LEXICON_FILE when it was made by this very
@@ -198,6 +269,15 @@ class ExtractionCache:
                     continue
         return found
 
+    def _iter_rows(self, column: str) -> Iterator[tuple[str, str, bytes]]:
+        """Every row's path, key and `column`, in path order, read as they are asked for."""
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            db.execute(_SCHEMA)
+            yield from db.execute(f"SELECT path, key, {column} FROM note_extraction ORDER BY path")
+        finally:
+            db.close()
+
     def _read_rows(self, column: str = "value") -> list[tuple[str, str, bytes]]:
         if not self.path.exists():
             return []
@@ -217,6 +297,76 @@ class ExtractionCache:
 
     def _discard(self) -> None:
         remove_database(self.path)
+
+
+def _row(path: str, key: str, extraction: Extraction) -> tuple[str, str, bytes, bytes, bytes]:
+    value = pickle.dumps(extraction, protocol=pickle.HIGHEST_PROTOCOL)
+    return path, key, value, _checksum(value), marshal.dumps(summarize(extraction))
+
+
+class StoredExtractions:
+    """Extractions put into the cache as a build makes them (see ExtractionCache.storing), and
+    read back one at a time, in path order (`in_order`), as the graph is made. What could not be
+    stored is held here instead."""
+
+    BATCH = 1000  # rows committed at a time
+
+    def __init__(self, cache: ExtractionCache, keys: Mapping[str, str]) -> None:
+        self.cache = cache
+        self.keys = keys
+        self.db: sqlite3.Connection | None = None
+        self.held: dict[str, Extraction] = {}  # what the file could not take
+        self.pending: list[tuple[str, str, bytes, bytes, bytes]] = []
+
+    def put(self, results: Iterable[tuple[str, Extraction]]) -> None:
+        """Store (path, extraction) pairs, each under its note's key."""
+        for path, extraction in results:
+            if self.db is None:
+                self.held[path] = extraction
+                continue
+            self.pending.append(_row(path, self.keys[path], extraction))
+        if len(self.pending) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.db is None or not self.pending:
+            return
+        try:
+            self.db.executemany("INSERT OR REPLACE INTO note_extraction (path, key, value, checksum, summary) VALUES (?, ?, ?, ?, ?)", self.pending)
+            self.db.commit()
+        except sqlite3.Error as exc:
+            for path, _key, value, _checksum, _summary in self.pending:
+                self.held[path] = pickle.loads(value)
+            self.fail(exc)
+        self.pending = []
+
+    def fail(self, exc: Exception) -> None:
+        self.cache.stats.notices.append(f"{self.cache.path}: cannot be updated ({exc}); the next build extracts those notes again")
+        if self.db is not None:
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                pass
+        self.db = None
+
+    @collector_paused()  # unpickles every mention of the vault, one article at a time
+    def in_order(self, paths: Iterable[str]) -> Iterator[tuple[str, Extraction]]:
+        """(path, Extraction) of each of `paths` (sorted) whose row is under its note's key, read
+        from the file one at a time (or from what is held)."""
+        keys = self.keys
+        wanted = set(paths)
+        rows = self.cache._iter_rows("value") if self.cache.path.exists() else iter(())
+        from_store = ((path, value) for path, key, value in rows if path in wanted and keys.get(path) == key and path not in self.held)
+        for path, value in heapq.merge(from_store, ((path, None) for path in sorted(self.held) if path in wanted), key=operator.itemgetter(0)):
+            if value is None:
+                yield path, self.held[path]
+                continue
+            try:
+                yield path, pickle.loads(value)
+            except Exception as exc:  # noqa: BLE001 - its checksum held a moment ago: changed under us
+                from kg.errors import ExtractionError
+
+                raise ExtractionError(f"{self.cache.path}: the entry for {path} changed while it was read ({type(exc).__name__})") from exc
 
 
 @dataclass(frozen=True)
@@ -315,22 +465,31 @@ class NoteCache:
     and kg's code, in one SQLite file (NOTES_FILE): a rebuild reads every file but decodes and
     parses only the ones that changed (parsing frontmatter and links is most of reading).
 
+    Rows are read a batch at a time as the files are asked for in path order (as a walk of the
+    vault asks), and new rows are stored a batch at a time as they come: the vault's notes are never
+    all held (a cold 50,000-note build's text is over a GiB as Python strings). `bodies()` reads
+    notes back by path, for the processes that extract them.
+
     Disposable like ExtractionCache: anything wrong with the file means "parse every note" and a
     notice; a row that cannot be unpickled is parsed again.
     """
 
+    BATCH = 256  # rows read ahead, or stored, at a time
+
     def __init__(self, folder: Path, *, code: str | None = None, one_by_one: bool = False) -> None:
-        """`one_by_one`: look each file up on its own (a build that reads only a few files)
-        instead of reading every row at the first lookup."""
+        """`one_by_one`: look each file up on its own (a build that reads only a few files)."""
         self.path = Path(folder) / NOTES_FILE
         self.one_by_one = one_by_one
         self.salt = hashlib.blake2b((code or code_fingerprint()).encode(), digest_size=32).digest()  # keys every digest
-        self.rows: dict[str, tuple[bytes, bytes]] | None = None  # stored, not yet asked for
-        self.stored: set[str] = set()  # every path with a stored row
-        self.fresh: dict[str, tuple[bytes, object]] = {}
         self.digests: dict[str, bytes] = {}  # every file asked for, this build: its digest
         self.notices: list[str] = []
         self.hits = 0
+        self._ahead: collections.deque[tuple[str, bytes, bytes]] = collections.deque()  # rows read ahead, in path order
+        self._after: str | None = ""  # the path after which rows are read next (None: no more)
+        self._asked = ""  # the last path asked for
+        self._pending: list[tuple[str, bytes, bytes]] = []  # rows to store
+        self._held: dict[str, bytes] = {}  # rows the file could not take (pickled notes, for `bodies`)
+        self._broken = False
 
     def digest(self, raw: bytes) -> bytes:
         """The digest of a file's bytes, for `get` and `put`."""
@@ -339,13 +498,8 @@ class NoteCache:
     def get(self, rel: str, digest: bytes) -> object | None:
         """What `put` stored for `rel` with this `digest`, or None."""
         self.digests[rel] = digest
-        if self.one_by_one:
-            row = self._read_row(rel)
-        else:
-            if self.rows is None:
-                self.rows = self._read_rows()
-                self.stored = set(self.rows)
-            row = self.rows.pop(rel, None)  # each file is asked for once: let its pickle go (a vault's text in all)
+        row = self._read_row(rel) if self.one_by_one or rel <= self._asked else self._next_row(rel)
+        self._asked = max(self._asked, rel)
         if row is None or row[0] != digest:
             return None
         try:
@@ -356,50 +510,129 @@ class NoteCache:
         return value
 
     def put(self, rel: str, digest: bytes, value: object) -> None:
-        self.fresh[rel] = (digest, value)  # pickled by `save`, one row at a time
+        """Keep `value` for `rel` with this `digest` (stored with the next batch)."""
+        self._pending.append((rel, digest, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)))
+        if len(self._pending) >= self.BATCH:
+            self._flush()
 
     def save(self, keep: Iterable[str]) -> None:
-        """Store the fresh rows and drop the rows of paths not in `keep`, in one transaction."""
+        """Store what is left to store and drop the rows of paths not in `keep`."""
         keep = set(keep)
-        gone = [(path,) for path in sorted(self.stored - keep)]
-        fresh, self.fresh = self.fresh, {}  # stored once: a cold build's are every note, bodies and all
-        if not fresh and not gone:
+        self._flush()
+        if self._broken or not self.path.exists():
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             with connect(self.path, _NOTES_SCHEMA) as db:
+                gone = [(path,) for (path,) in db.execute("SELECT path FROM note") if path not in keep]
                 db.executemany("DELETE FROM note WHERE path = ?", gone)
-                db.executemany(
-                    "INSERT OR REPLACE INTO note (path, digest, value) VALUES (?, ?, ?)",
-                    ((path, digest, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)) for path, (digest, value) in sorted(fresh.items())),
-                )
-        except (OSError, sqlite3.Error) as exc:
-            self.notices.append(f"{self.path}: cannot be updated ({exc}); the next build parses those notes again")
+        except sqlite3.Error as exc:
+            self._fail(exc)
 
     def save_changes(self, gone: Iterable[str]) -> None:
-        """Store the fresh rows and drop the rows of the `gone` paths (`save` for a build that knows what changed)."""
-        self.stored = set(gone)
-        self.save(keep=())
+        """Store what is left to store and drop the rows of the `gone` paths (`save` for a build
+        that knows what changed)."""
+        self._flush()
+        if self._broken:
+            return
+        try:
+            with connect(self.path, _NOTES_SCHEMA) as db:
+                db.executemany("DELETE FROM note WHERE path = ?", [(path,) for path in gone])
+        except sqlite3.Error as exc:
+            self._fail(exc)
+
+    def bodies(self) -> NoteBodies:
+        """What gives the notes this cache stores back whole, by path (picklable; what the file
+        could not take comes with it)."""
+        self._flush()
+        return NoteBodies(self.path, dict(self._held))
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        if not self._broken:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with connect(self.path, _NOTES_SCHEMA) as db:
+                    db.executemany("INSERT OR REPLACE INTO note (path, digest, value) VALUES (?, ?, ?)", pending)
+                return
+            except (OSError, sqlite3.Error) as exc:
+                self._fail(exc)
+        self._held.update((path, value) for path, _digest, value in pending)
+
+    def _fail(self, exc: Exception) -> None:
+        self._broken = True
+        self.notices.append(f"{self.path}: cannot be updated ({exc}); the next build parses those notes again")
+
+    def _next_row(self, rel: str) -> tuple[bytes, bytes] | None:
+        """The row of `rel`, reading ahead in path order a batch at a time (no cursor is kept open
+        between batches, so that new rows can be stored meanwhile)."""
+        ahead = self._ahead
+        while True:
+            while ahead and ahead[0][0] < rel:
+                ahead.popleft()  # no longer asked for: let its pickle go
+            if ahead:
+                return ahead.popleft()[1:] if ahead[0][0] == rel else None
+            if self._after is None or not self._read_ahead():
+                return None
+
+    def _read_ahead(self) -> bool:
+        if not self.path.exists():
+            self._after = None
+            return False
+        try:
+            with connect(self.path, _NOTES_SCHEMA) as db:
+                rows = db.execute("SELECT path, digest, value FROM note WHERE path > ? ORDER BY path LIMIT ?", (self._after, self.BATCH)).fetchall()
+        except sqlite3.OperationalError as exc:
+            self.notices.append(f"{self.path}: cannot be read ({exc}); parsed every note")
+            rows = []
+        except sqlite3.DatabaseError as exc:
+            self.notices.append(f"{self.path}: damaged ({exc}); discarded it and parsed every note")
+            remove_database(self.path)
+            rows = []
+        if not rows:
+            self._after = None
+            return False
+        self._ahead.extend(rows)
+        self._after = rows[-1][0]
+        return True
 
     def _read_row(self, rel: str) -> tuple[bytes, bytes] | None:
+        if not self.path.exists():
+            return None
         try:
             with connect(self.path, _NOTES_SCHEMA) as db:
                 return db.execute("SELECT digest, value FROM note WHERE path = ?", (rel,)).fetchone()
         except sqlite3.Error:
             return None
 
-    def _read_rows(self) -> dict[str, tuple[bytes, bytes]]:
-        if not self.path.exists():
-            return {}
-        try:
+
+@dataclass(frozen=True)
+class NoteBodies:
+    """The notes a NoteCache stores, given back whole by path: what an extracting process reads a
+    few notes' text from, so that the build process never holds the vault's text. `held`: the
+    pickled rows the file could not take."""
+
+    path: Path
+    held: dict[str, bytes] = field(default_factory=dict)
+
+    def fill(self, notes: Iterable[Note]) -> list[Note]:
+        """`notes` (read without their bodies) with their bodies."""
+        notes = list(notes)
+        stored = {note.path: pickle.loads(self.held[note.path])[0] for note in notes if note.path in self.held}
+        wanted = [note.path for note in notes if note.path not in stored]
+        if wanted:
             with connect(self.path, _NOTES_SCHEMA) as db:
-                return {path: (digest, value) for path, digest, value in db.execute("SELECT path, digest, value FROM note")}
-        except sqlite3.OperationalError as exc:
-            self.notices.append(f"{self.path}: cannot be read ({exc}); parsed every note")
-        except sqlite3.DatabaseError as exc:
-            self.notices.append(f"{self.path}: damaged ({exc}); discarded it and parsed every note")
-            remove_database(self.path)
-        return {}
+                for low in range(0, len(wanted), 500):
+                    part = wanted[low : low + 500]
+                    for path, value in db.execute(f"SELECT path, value FROM note WHERE path IN ({','.join('?' * len(part))})", part):
+                        stored[path] = pickle.loads(value)[0]
+        missing = [note.path for note in notes if note.path not in stored]
+        if missing:
+            from kg.errors import ExtractionError
+
+            raise ExtractionError(f"{self.path}: the text of {missing[0]} is no longer there (was the cache removed during the build?)")
+        return [replace(stored[note.path], kind=note.kind) for note in notes]
 
 
 _NOTES_SCHEMA = "CREATE TABLE IF NOT EXISTS note (path TEXT PRIMARY KEY, digest BLOB NOT NULL, value BLOB NOT NULL)"

@@ -28,8 +28,10 @@ def extract_on_cluster(
     address: str,
     chunk: int,
     progress: Callable[[int], None],
+    keep: Callable[[list[tuple[str, Extraction]]], None] | None = None,
 ) -> dict[str, Extraction]:
-    """path -> Extraction for `notes`, computed by the workers of the scheduler at `address`."""
+    """path -> Extraction for `notes`, computed by the workers of the scheduler at `address`
+    (with `keep`, each chunk's go there as they come instead)."""
     try:
         from distributed import Client, as_completed
     except ImportError as exc:
@@ -54,7 +56,10 @@ def extract_on_cluster(
         try:
             for future in as_completed(futures, loop=client.loop):
                 results = future.result()
-                out.update(results)
+                if keep is not None:
+                    keep(results)
+                else:
+                    out.update(results)
                 progress(len(results))
         except Exception as exc:  # noqa: BLE001 - a remote failure arrives as whatever the worker raised
             raise ExtractionError(f"the Dask cluster at {address} failed to extract ({type(exc).__name__}: {exc})") from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from importlib import resources
@@ -102,8 +103,20 @@ def build_matcher(dictionary: Dictionary, lexicon: Lexicon | None = None, words:
 
 
 def build_lexicon(dictionary: Dictionary) -> Lexicon:
-    from wordfreq import top_n_list
+    """The discovery word lists: what they keep of wordfreq's lists and jieba's dictionary (wordfreq
+    keeps every list it reads, 160 MB for the seven read here: let go once the words are taken)."""
+    import wordfreq
 
+    try:
+        return _build_lexicon(dictionary, wordfreq.top_n_list)
+    finally:
+        for cached in (wordfreq.top_n_list, wordfreq.get_frequency_list, wordfreq.get_frequency_dict):
+            cache_clear = getattr(cached, "cache_clear", None)
+            if cache_clear is not None:
+                cache_clear()
+
+
+def _build_lexicon(dictionary: Dictionary, top_n_list: Callable[[str, int], list[str]]) -> Lexicon:
     data = resources.files("kg") / "data"
 
     def lines(name: str) -> list[str]:

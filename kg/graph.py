@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import networkx as nx
@@ -54,8 +54,10 @@ def topic_id(key: str) -> str:
 def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionary: Dictionary, *, resolution: Resolution | None = None) -> nx.MultiDiGraph:
     """The knowledge graph of a vault. Deterministic: nodes and edges are added in sorted order.
 
-    `resolution` is `resolve(notes, extractions, dictionary)` when the caller made it already; its
-    mentions are let go once the graph holds them (at 50,000 notes, a million lists).
+    `resolution` is `resolve(notes, extractions, dictionary)` when the caller made it already (from
+    the notes' summaries, say: build_graph reads only its entities and `said`); its mentions are
+    let go. `extractions` may read each note's extraction from a store as its turn comes
+    (kg.cache.StoredExtractions): the graph is made one article at a time.
 
     Each node's out-edges are added in phases, the same for every node (kg.delta makes one node's
     edges again in the same order): an entity's makers and family, a note's links, authors and
@@ -93,12 +95,17 @@ def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionar
 
     # Mentions with evidence, then co-mentions weighted by the number of articles.
     per_article: dict[str, list[str]] = {}
+    said = resolution.said
 
     def all_mention_edges() -> Iterator[tuple[str, str, str, dict]]:
-        for path, by_entity in itertools.groupby(sorted(resolution.mentions.items()), key=lambda item: item[0][0]):
-            if kinds[path] != ARTICLE:
+        articles = [note.path for note in notes if note.kind == ARTICLE]
+        for path, extraction in in_order(extractions, articles):  # one article's extraction at a time
+            by_entity: dict[str, list[Mention]] = {}
+            for mention in extraction.mentions:
+                by_entity.setdefault(said[mention.kind, mention.key, mention.surface], []).append(mention)
+            if not by_entity:
                 continue
-            edges = mention_edges({eid: mentions for (_path, eid), mentions in by_entity})
+            edges = mention_edges(by_entity)
             per_article[path] = [eid for eid, _key, _data in edges]
             for eid, key, data in edges:
                 yield note_node[path], eid, key, data
@@ -120,6 +127,18 @@ def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionar
 
 
 ARTICLE_PREFIX = f"{ARTICLE}:"
+
+
+def in_order(extractions: Mapping[str, Extraction], paths: list[str]) -> Iterator[tuple[str, Extraction]]:
+    """(path, extraction) of `paths` (sorted), from the mapping or, when it reads them from a store
+    one at a time in order (kg.cache.StoredExtractions), from that."""
+    ordered = getattr(extractions, "in_order", None)
+    if ordered is not None:
+        yield from ordered(paths)
+        return
+    for path in paths:
+        if path in extractions:
+            yield path, extractions[path]
 
 
 def note_nodes(notes: Iterable[Note], resolution: Resolution) -> dict[str, str]:
@@ -191,7 +210,9 @@ def note_edges(note: Note, here: str, target: Target, dictionary: Dictionary) ->
 
 def mention_edges(by_entity: dict[str, list[Mention]]) -> list[tuple[str, str, dict]]:
     """An article's mentions edges, (entity, "mentions", data) by entity: `count` its mentions
-    and `evidence` the first EVIDENCE_PER_PAIR different sentences."""
+    and `evidence` the first EVIDENCE_PER_PAIR different sentences, each (sentence, start, end):
+    a tuple, not a dict (at 50,000 notes two million of them, a third of a GiB as dicts). The
+    outputs write each as {"sentence", "start", "end"} (see `evidence_of`)."""
     edges = []
     for eid in sorted(by_entity):
         mentions = by_entity[eid]
@@ -201,11 +222,25 @@ def mention_edges(by_entity: dict[str, list[Mention]]) -> list[tuple[str, str, d
             if not mention.sentence or mention.sentence in seen:
                 continue
             seen.add(mention.sentence)
-            evidence.append({"sentence": mention.sentence, "start": mention.start, "end": mention.end})
+            evidence.append((mention.sentence, mention.start, mention.end))
             if len(evidence) == EVIDENCE_PER_PAIR:
                 break
-        edges.append((eid, "mentions", {"count": len(mentions), "evidence": evidence}))
+        edges.append((eid, "mentions", {"count": len(mentions), "evidence": tuple(evidence)}))
     return edges
+
+
+def evidence_of(data: dict) -> Iterator[tuple[str, int, int]]:
+    """(sentence, start, end) of each evidence of a mentions edge's `data`: tuples as kg makes
+    them, or {"sentence", "start", "end"} dicts (as graph.json has them, or a graph made by hand)."""
+    for item in data.get("evidence", ()):
+        yield (item["sentence"], item["start"], item["end"]) if isinstance(item, dict) else item
+
+
+def written(data: dict) -> dict:
+    """An edge's `data` as the outputs write it: each evidence as {"sentence", "start", "end"}."""
+    if "evidence" not in data:
+        return data
+    return {**data, "evidence": [{"sentence": sentence, "start": start, "end": end} for sentence, start, end in evidence_of(data)]}
 
 
 def reaches(targets: dict[str, dict]) -> Iterator[str]:

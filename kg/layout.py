@@ -45,7 +45,7 @@ FAR_FIELD_MIN = 50  # components larger than this also feel the pooled repulsion
 GRID = 12  # cells per side of the far-field grid
 FAR_FIELD_EVERY = 4  # the far field changes slowly: recompute it every few steps
 NEIGHBOURS_EVERY = 2  # and so do the close pairs
-PAIRS_AT_ONCE = 1 << 20  # close pairs or edges whose forces are computed at once
+PAIRS_AT_ONCE = 1 << 18  # close pairs or edges whose forces are computed at once (a dozen float arrays of this many)
 FAR_FIELD_BLOCK = 2048  # nodes whose far field is computed at once (memory: a few MB per array)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import ExitStack, nullcontext
 
-from kg.cache import ExtractionCache, WordTable
+from kg.cache import ExtractionCache, NoteBodies, StoredExtractions, WordTable
 from kg.dictionary import Dictionary
 from kg.errors import ExtractionError
 from kg.discover import Lexicon
@@ -84,6 +84,42 @@ def extract_all(
     return {note.path: done[note.path] for note in sorted(notes, key=lambda n: n.path)}
 
 
+def extract_into(
+    notes: Sequence[Note],
+    dictionary: Dictionary,
+    *,
+    cache: ExtractionCache,
+    keys: dict[str, str],
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    meanwhile: Callable[[], object] | None = None,
+    bodies: NoteBodies | None = None,
+) -> StoredExtractions:
+    """Make sure `cache` holds every note's extraction under its key (`keys`): the notes it does
+    not hold are extracted (as `extract_all` does) and stored one by one as they come, never all
+    held (at 50,000 notes, over half a GiB). Returns what reads them back in order.
+
+    With `bodies`, `notes` come without their text and each extracting process reads the text
+    of the notes it is given from there (a Dask cluster is sent them, read here)."""
+    stored_paths = cache.stored_paths(keys)
+    pending = [note for note in notes if note.path not in stored_paths]
+    cache.stats.hits, cache.stats.misses = len(notes) - len(pending), len(pending)
+    report = _Counter(progress, len(notes), start=len(notes) - len(pending))
+    with cache.storing(keys) as stored:
+        if pending and scheduler:
+            from kg.cluster import extract_on_cluster
+
+            whole = bodies.fill(pending) if bodies is not None else pending
+            extract_on_cluster(whole, dictionary, address=scheduler, chunk=_chunk_size(len(pending), 8), progress=report, keep=stored.put)
+        else:
+            extract_notes(pending, dictionary, jobs=jobs, cache=cache, progress=report, meanwhile=meanwhile, keep=stored.put, bodies=bodies)
+            meanwhile = None
+        if meanwhile is not None:
+            meanwhile()
+    return stored
+
+
 def extract_notes(
     notes: Sequence[Note],
     dictionary: Dictionary,
@@ -92,10 +128,14 @@ def extract_notes(
     cache: ExtractionCache | None = None,
     progress: Callable[[int], None] | None = None,
     meanwhile: Callable[[], object] | None = None,
+    keep: Keep | None = None,
+    bodies: NoteBodies | None = None,
 ) -> dict[str, Extraction]:
     """path -> Extraction of each of `notes`, made here or by `jobs` worker processes (the word
     lists and the tokenizer's table from `cache` when it keeps them), `meanwhile` called once on
-    the way (while a worker extracts, where there is one). `progress(n)`: n more notes done."""
+    the way (while a worker extracts, where there is one). `progress(n)`: n more notes done.
+    With `keep`, each extraction goes there as it is made instead (the dict returned is empty).
+    With `bodies`, the notes come without their text and are read from there a chunk at a time."""
     report = progress or (lambda _n: None)
     if not notes:
         report(0)
@@ -109,8 +149,8 @@ def extract_notes(
 
     words = cache.word_table(dictionary) if cache is not None else None
     if jobs > 1 and (len(notes) >= MIN_NOTES_FOR_POOL or (meanwhile is not None and can_fork())):
-        return _extract_in_pool(notes, dictionary, jobs=jobs, progress=report, lexicon=lexicon, words=words, meanwhile=meanwhile)
-    fresh = _extract_here(notes, dictionary, progress=report, lexicon=lexicon(), words=words)
+        return _extract_in_pool(notes, dictionary, jobs=jobs, progress=report, lexicon=lexicon, words=words, meanwhile=meanwhile, keep=keep, bodies=bodies)
+    fresh = _extract_here(notes, dictionary, progress=report, lexicon=lexicon(), words=words, keep=keep, bodies=bodies)
     if meanwhile is not None:
         meanwhile()
     return fresh
@@ -192,14 +232,29 @@ class _Counter:
 
 
 def _extract_here(
-    notes: Sequence[Note], dictionary: Dictionary, *, progress: Callable[[int], None], lexicon: Lexicon | None = None, words: WordTable | None = None
+    notes: Sequence[Note],
+    dictionary: Dictionary,
+    *,
+    progress: Callable[[int], None],
+    lexicon: Lexicon | None = None,
+    words: WordTable | None = None,
+    keep: Keep | None = None,
+    bodies: NoteBodies | None = None,
 ) -> dict[str, Extraction]:
     matcher = build_matcher(dictionary, lexicon, words)
     out = {}
-    for note in notes:
-        out[note.path] = extract(note, matcher)
-        progress(1)
+    for chunk in chunks(notes, MAX_CHUNK):
+        for note in bodies.fill(chunk) if bodies is not None else chunk:
+            if keep is not None:
+                keep([(note.path, extract(note, matcher))])
+            else:
+                out[note.path] = extract(note, matcher)
+            progress(1)
     return out
+
+
+# Where extractions go as they are made, instead of into the dict returned: (path, extraction) pairs.
+Keep = Callable[[list[tuple[str, Extraction]]], None]
 
 
 # The matcher of a worker process: set by the spawn initializer in the worker, or in the parent
@@ -214,10 +269,10 @@ def _start_worker(dictionary: Dictionary, lexicon: Lexicon | None = None, words:
     _WORKER_MATCHER[:] = [build_matcher(dictionary, lexicon, words)]
 
 
-def _worker_chunk(notes: list[Note]) -> list[tuple[str, Extraction]]:
+def _worker_chunk(notes: list[Note], bodies: NoteBodies | None = None) -> list[tuple[str, Extraction]]:
     if not _WORKER_MATCHER:
         _WORKER_MATCHER[:] = [_WORKER_FACTORY[0]()]
-    return extract_chunk(notes, _WORKER_MATCHER[0])
+    return extract_chunk(bodies.fill(notes) if bodies is not None else notes, _WORKER_MATCHER[0])
 
 
 def _extractor_died(exc: Exception) -> ExtractionError:
@@ -235,8 +290,11 @@ def _extract_in_pool(
     lexicon: Callable[[], Lexicon | None] = lambda: None,
     words: WordTable | None = None,
     meanwhile: Callable[[], object] | None = None,
+    keep: Keep | None = None,
+    bodies: NoteBodies | None = None,
 ) -> dict[str, Extraction]:
-    """Spread `notes` over `jobs` worker processes, calling `meanwhile` here once they have work.
+    """Spread `notes` over `jobs` worker processes, calling `meanwhile` here once they have work
+    (with `bodies`, the notes come without their text, and each worker reads its chunk's).
 
     Where forking is safe (`can_fork`), this process builds the matcher and its jieba tokenizer
     once and forks workers that share it; otherwise each worker is spawned fresh and builds its own
@@ -259,14 +317,17 @@ def _extract_in_pool(
     out: dict[str, Extraction] = {}
     try:
         with frozen_heap() if forked else nullcontext(), worker_pool(workers, context, initializer, initargs, died=_extractor_died) as pool:
-            running: set[Future] = {pool.submit(_worker_chunk, chunk) for chunk in chunks(notes, _chunk_size(len(notes), workers))}
+            running: set[Future] = {pool.submit(_worker_chunk, chunk, bodies) for chunk in chunks(notes, _chunk_size(len(notes), workers))}
             if meanwhile is not None:
                 meanwhile()
             while running:
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     results = future.result()
-                    out.update(results)
+                    if keep is not None:
+                        keep(results)
+                    else:
+                        out.update(results)
                     progress(len(results))
     finally:
         _WORKER_MATCHER.clear()

@@ -259,14 +259,18 @@ def has_article_metadata(note: Note) -> bool:
     return bool(note.date or note.authors or note.url or note.source)
 
 
-def read_vault(root: Path, *, cache: NoteCache | None = None, files: VaultFiles | None = None) -> tuple[list[Note], list[Problem]]:
+def read_vault(root: Path, *, cache: NoteCache | None = None, files: VaultFiles | None = None, bodies: bool = True) -> tuple[list[Note], list[Problem]]:
     """Read every note of the vault and settle each note's kind; problems sorted by path.
 
     Raises VaultError when the vault is missing, is a file, or holds no note that can be read
     (the error then carries the problems, so each unreadable file can still be named). With
     `cache` (kg.cache.NoteCache), unchanged files are not parsed again; the result is the same.
     With `files` (and `cache`), each file's FileState and the walk's problems are put there.
+    Without `bodies` (and with `cache`, which keeps them: `cache.bodies()`), the notes come without
+    their text, which is never all held.
     """
+    if not bodies and cache is None:
+        raise ValueError("read_vault: notes without bodies need a NoteCache to keep the bodies")
     paths, problems = walk(root)
     if files is not None:
         files.walk_problems = tuple(problems)
@@ -275,7 +279,7 @@ def read_vault(root: Path, *, cache: NoteCache | None = None, files: VaultFiles 
         note, note_problems = read_note(root, path, cache, files.files if files is not None else None)
         problems += note_problems
         if note is not None:
-            notes.append(note)
+            notes.append(note if bodies else replace(note, body=""))
     if cache is not None:
         cache.save(keep=(note.path for note in notes))
     problems = settle_problems(problems)

@@ -8,9 +8,11 @@ spelling; nothing depends on the order notes were read in.
 
 from __future__ import annotations
 
+import heapq
 import itertools
+import operator
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from kg.dictionary import Dictionary, Entry
@@ -53,14 +55,14 @@ def summarize(extraction: Extraction) -> Summary:
     return tuple((*signature, count) for signature, count in said.items()), tuple((r.subject, r.predicate, r.object) for r in extraction.relations)
 
 
-def resolve(notes: list[Note], extractions: Mapping[str, Extraction], dictionary: Dictionary, *, summaries: Mapping[str, Summary] | None = None) -> Resolution:
+def resolve(notes: list[Note], extractions: Mapping[str, Extraction], dictionary: Dictionary, *, summaries: Mapping[str, Summary] | Iterable[tuple[str, Summary]] | None = None) -> Resolution:
     """Entities of the notes' `extractions` and of the notes known only by their `summaries`
     (`summarize`: the same entities, aliases and canonical names, made in the same order, as
     their extractions give), and the mentions of the extracted notes (`said` tells which entity
-    each name of a summary names)."""
+    each name of a summary names). `summaries` may be a mapping by path, or (path, summary)
+    pairs in path order, read once (kg.cache.ExtractionCache.summaries_in_order: a vault's
+    summaries are never all held)."""
     result = Resolution()
-    summaries = summaries or {}
-    paths = sorted({*extractions, *summaries})
     entries: dict[tuple[str, str, str], Entry | None] = {}  # most surfaces recur: look each up once
 
     def entry_for(signature: tuple[str, str, str]) -> Entry | None:
@@ -68,20 +70,27 @@ def resolve(notes: list[Note], extractions: Mapping[str, Extraction], dictionary
             entries[signature] = _entry_for(*signature, dictionary)
         return entries[signature]
 
-    def said(path: str) -> Iterator[tuple[tuple[str, str, str], int, Mention | None]]:
-        """(kind, key, surface), how many times, and the mention (None for a summary), in order."""
-        if path in extractions:
-            for mention in extractions[path].mentions:
-                yield (mention.kind, mention.key, mention.surface), 1, mention
-        else:
-            for kind, key, surface, count in summaries[path][0]:
-                yield (kind, key, surface), count, None
+    if summaries is None:
+        summaries = ()
+    elif isinstance(summaries, Mapping):
+        summaries = [(path, summaries[path]) for path in sorted(summaries)]
+    extracted = ((path, extractions[path]) for path in sorted(extractions))
 
-    # Every distinct (kind, key, surface), how many times the vault says it, in the order first said.
+    # Every distinct (kind, key, surface), how many times the vault says it, in the order first
+    # said; and every relation, in order.
     totals: dict[tuple[str, str, str], int] = {}
-    for path in paths:
-        for signature, count, _mention in said(path):
-            totals[signature] = totals.get(signature, 0) + count
+    relations: list[tuple[str, str, str]] = []
+    for _path, source in heapq.merge(extracted, summaries, key=operator.itemgetter(0)):
+        if isinstance(source, Extraction):
+            for mention in source.mentions:
+                signature = (mention.kind, mention.key, mention.surface)
+                totals[signature] = totals.get(signature, 0) + 1
+            relations.extend((r.subject, r.predicate, r.object) for r in source.relations)
+        else:
+            for kind, key, surface, count in source[0]:
+                signature = (kind, key, surface)
+                totals[signature] = totals.get(signature, 0) + count
+            relations.extend(source[1])
 
     # Canonical spelling of each discovered (non-dictionary) name: most frequent, then smallest.
     spelling_counts: dict[tuple[str, str], Counter[str]] = {}
@@ -145,20 +154,18 @@ def resolve(notes: list[Note], extractions: Mapping[str, Extraction], dictionary
             pending = sorted(set(result.entities) - settled)
 
     # Relations found in text (e.g. `OpenAI 的 Sora`) add makers and families.
-    for path in paths:
-        relations = ((r.subject, r.predicate, r.object) for r in extractions[path].relations) if path in extractions else summaries[path][1]
-        for subject, predicate, obj in relations:
-            product = _find(result, PRODUCT, subject, dictionary)
-            if product is None:
-                continue
-            if predicate == "made_by":
-                maker = _find(result, ORGANIZATION, obj, dictionary)
-                if maker is not None:
-                    product.makers.add(maker.key)
-            elif predicate == "version_of" and product.family is None:
-                family = _find(result, PRODUCT, obj, dictionary)
-                if family is not None and family is not product:
-                    product.family = family.key
+    for subject, predicate, obj in relations:
+        product = _find(result, PRODUCT, subject, dictionary)
+        if product is None:
+            continue
+        if predicate == "made_by":
+            maker = _find(result, ORGANIZATION, obj, dictionary)
+            if maker is not None:
+                product.makers.add(maker.key)
+        elif predicate == "version_of" and product.family is None:
+            family = _find(result, PRODUCT, obj, dictionary)
+            if family is not None and family is not product:
+                product.family = family.key
 
     # Topic notes that name an entity are that entity.
     for note in notes:

@@ -57,10 +57,10 @@ def test_seed_makers_and_evidence(seed_graph):
     article = article_id("000_cfc63594b14dff59.txt")
     edge = seed_graph.edges[article, "product:GPT-4o", "mentions"]
     assert edge["count"] >= 10
-    assert edge["evidence"] and all("4o" in e["sentence"].replace("GPT", "") for e in edge["evidence"])
+    assert edge["evidence"] and all("4o" in sentence.replace("GPT", "") for sentence, _start, _end in edge["evidence"])
     body = read_note(SEEDS, SEED_FILE)[0].body
-    first = edge["evidence"][0]
-    assert "4o" in body[first["start"]:first["end"]]
+    _sentence, start, end = edge["evidence"][0]
+    assert "4o" in body[start:end]
 
 
 def test_the_frontmatter_author_is_not_a_mention(seed_graph):

@@ -22,7 +22,7 @@ import orjson
 from lxml import etree
 
 from kg.fragments import OutputPieces
-from kg.graph import edge_count, edge_groups, sorted_edges
+from kg.graph import edge_count, edge_groups, sorted_edges, written
 
 if TYPE_CHECKING:
     from kg.delta import Changes
@@ -227,7 +227,7 @@ def _edges_text(u: str, edges: list[tuple[str, str, dict]], edge_keys: dict[str,
     out = []
     for v, key, data in edges:
         attributes = {"source": _clean(u), "target": _clean(v), "id": _clean(key)}
-        out.append(etree.tostring(_element("edge", attributes, {"relation": key, **data}, edge_keys), encoding="unicode"))
+        out.append(etree.tostring(_element("edge", attributes, {"relation": key, **written(data)}, edge_keys), encoding="unicode"))
         out.append("\n")
     return "".join(out)
 

@@ -36,7 +36,7 @@ from markupsafe import Markup
 
 from kg.cache import code_fingerprint
 from kg.fragments import CannotPatch, Fragments
-from kg.graph import sorted_edges
+from kg.graph import evidence_of, sorted_edges
 from kg.layout import Projection, force_layout, projection, projection_of
 from kg.model import ARTICLE, NODE_KINDS, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 
@@ -189,7 +189,7 @@ def page_node(node: str, data: dict, out: Iterable[tuple[str, str, dict]]) -> Pa
         elif relation in EDGE_STYLE:
             item = [v, relation]
             if relation == "mentions":
-                evidence = [str(e.get("sentence", "")) for e in edge.get("evidence", [])]
+                evidence = [str(sentence) for sentence, _start, _end in evidence_of(edge)]
                 item += [int(edge.get("count", len(evidence))), evidence]
             drawn.append(item)
     return _look(node, data), _detail(node, data), drawn, co

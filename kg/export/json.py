@@ -18,7 +18,7 @@ import networkx as nx
 import orjson
 
 from kg.fragments import OutputPieces
-from kg.graph import edge_groups, sorted_edges
+from kg.graph import edge_groups, sorted_edges, written
 
 if TYPE_CHECKING:
     from kg.delta import Changes
@@ -30,7 +30,7 @@ def to_node_link(graph: nx.MultiDiGraph) -> dict:
     """The whole document as one dict (what `stream` writes, for callers that want the data)."""
     data = nx.node_link_data(graph, edges="edges")
     data["nodes"] = sorted(data["nodes"], key=lambda n: n["id"])
-    data["edges"] = sorted(data["edges"], key=lambda e: (e["source"], e["target"], e["key"]))
+    data["edges"] = sorted((written(edge) for edge in data["edges"]), key=lambda e: (e["source"], e["target"], e["key"]))
     return data
 
 
@@ -92,7 +92,7 @@ def _list(name: str, *, last: bool) -> dict[str, str]:
 
 def _edges_piece(u: str, edges: list[tuple[str, str, dict]]) -> tuple:
     """(parts, make) of the piece of `u`'s edges."""
-    return (lambda: ("edges", u, edges), lambda: _items([{**data, "source": u, "target": v, "key": key} for v, key, data in edges]))
+    return (lambda: ("edges", u, edges), lambda: _items([{**written(data), "source": u, "target": v, "key": key} for v, key, data in edges]))
 
 
 def _node_piece(node: str, data: dict) -> tuple:

@@ -30,6 +30,7 @@ import rdflib
 from rdflib.namespace import RDF, SKOS, XSD
 
 from kg.fragments import OutputPieces
+from kg.graph import evidence_of
 from kg.model import ARTICLE, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 from kg.normalize import has_cjk
 from kg.vocab import DEFAULT_BASE, KG, PREFIXES, SCHEMA, clean_literal, encode_segment, mint, mint_text
@@ -219,7 +220,7 @@ def _run_subjects(recipes: list[_Recipe]) -> Iterator[tuple[str, list[_Recipe]]]
         subject_recipes = by_subject.pop(subject)
         yield subject, subject_recipes
         for recipe in subject_recipes:
-            for number, evidence in enumerate(recipe[4].get("evidence", []), 1):
+            for number, evidence in enumerate(evidence_of(recipe[4]), 1):
                 evidence_iri = f"{recipe[3]}/evidence/{number}"
                 heapq.heappush(waiting, (evidence_iri, next(arrivals), ("evidence", evidence_iri, evidence)))
     while waiting:
@@ -295,15 +296,16 @@ def _mention(article: str, entity: str, mention_iri: str, data: dict, iri: dict)
     """
     mention = ox.NamedNode(mention_iri)
     out: list[Triple] = [T(mention, A, MENTION), T(mention, M_ARTICLE, iri[article]), T(mention, M_COUNT, integer(data["count"])), T(mention, M_ENTITY, iri[entity])]
-    for number in range(1, len(data.get("evidence", [])) + 1):
+    for number in range(1, len(data.get("evidence", ())) + 1):
         out.append(T(mention, M_EVIDENCE, ox.NamedNode(f"{mention_iri}/evidence/{number}")))
     return out
 
 
-def _evidence(subject: str, evidence: dict) -> list[Triple]:
-    """One evidence sentence, in `_predicate_order` (kg:end < kg:sentence < kg:start)."""
+def _evidence(subject: str, evidence: tuple[str, int, int]) -> list[Triple]:
+    """One evidence (sentence, start, end), in `_predicate_order` (kg:end < kg:sentence < kg:start)."""
     node = ox.NamedNode(subject)
-    return [T(node, A, EVIDENCE), T(node, END, integer(evidence["end"])), T(node, SENTENCE, text(evidence["sentence"])), T(node, START, integer(evidence["start"]))]
+    sentence, start, end = evidence
+    return [T(node, A, EVIDENCE), T(node, END, integer(end)), T(node, SENTENCE, text(sentence)), T(node, START, integer(start))]
 
 
 def order(triple: Triple) -> str:
