@@ -342,11 +342,7 @@ class StoredExtractions:
 
     def fail(self, exc: Exception) -> None:
         self.cache.stats.notices.append(f"{self.cache.path}: cannot be updated ({exc}); the next build extracts those notes again")
-        if self.db is not None:
-            try:
-                self.db.close()
-            except sqlite3.Error:
-                pass
+        close_quietly(self.db)
         self.db = None
 
     @collector_paused()  # unpickles every mention of the vault, one article at a time
@@ -449,6 +445,15 @@ def kept_dictionary(folder: Path, extra: tuple[Path, ...], *, code: str | None =
     except OSError:
         pass
     return dictionary
+
+
+def close_quietly(db: sqlite3.Connection | None) -> None:
+    """Close a connection that may already be broken (failing to is nothing to report)."""
+    if db is not None:
+        try:
+            db.close()
+        except sqlite3.Error:
+            pass
 
 
 def remove_database(path: Path) -> None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from kg.cache import code_fingerprint, remove_database
+from kg.cache import close_quietly, code_fingerprint, remove_database
 from kg.errors import ExportError
 
 FLUSH_CHARACTERS = 8_000_000  # new pieces are stored in batches of about this many characters
@@ -142,11 +142,7 @@ class Fragments:
             self._drop()
 
     def _drop(self) -> None:
-        if self.db is not None:
-            try:
-                self.db.close()
-            except sqlite3.Error:
-                pass
+        close_quietly(self.db)
         self.db = None
         self.fresh, self.fresh_size = [], 0
 
