@@ -14,9 +14,13 @@ import math
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # How strongly each relation pulls its two ends together. Sources and authors touch most articles:
 # at full strength they would pull the whole vault into a few stars.
@@ -242,3 +246,52 @@ def _pack(nodes: list[str], pos: np.ndarray, comp: np.ndarray, components: list[
         ox, oy = offsets[c]
         result[node] = (round(float(pos[i, 0] - low[0] + ox + SPACING), 2), round(float(pos[i, 1] - low[1] + oy + SPACING), 2))
     return result
+
+
+# node -> position, node -> community
+Placed = tuple[dict[str, tuple[float, float]], dict[str, int]]
+
+
+def place(simple: Projection, fragments: Path | None) -> Placed:
+    """force_layout(simple) and communities(simple), from the cache folder `fragments` when they
+    were computed for this very input. Reads no graph: on big graphs kg.export runs it in a
+    spawned worker, beside the build process's writers."""
+    import orjson
+
+    from kg.fragments import Fragments
+
+    store = Fragments(fragments, "layout").open()
+    kept = store.piece(
+        lambda: (simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes()),
+        lambda: orjson.dumps({"positions": force_layout(simple), "communities": communities(simple)}).decode("utf-8"),
+    )
+    store.close()
+    kept = orjson.loads(kept)
+    return {node: (x, y) for node, (x, y) in kept["positions"].items()}, kept["communities"]
+
+
+def communities(simple: Projection) -> dict[str, int]:
+    """node -> community number (0 = largest), from igraph's Louvain (multilevel) with a fixed seed.
+
+    igraph runs it in C: 0.1 s where networkx's took 2.7 s on a 3,300-note vault. Vertices go in in
+    sorted order and igraph draws from its own seeded generator, so the same graph always gives
+    the same communities.
+    """
+    import random
+
+    import igraph  # here: only when the layout is made again
+
+    order = simple.nodes
+    if len(simple.src) == 0:
+        return {node: i for i, node in enumerate(order)}
+    network = igraph.Graph(n=len(order), edges=list(zip(simple.src.tolist(), simple.dst.tolist())))
+    igraph.set_random_number_generator(random.Random(7))
+    try:
+        membership = network.community_multilevel(weights=simple.weight.tolist()).membership
+    finally:
+        igraph.set_random_number_generator(random)
+    found: dict[int, list[str]] = {}
+    for node, community in zip(order, membership):
+        found.setdefault(community, []).append(node)
+    ranked = sorted(found.values(), key=lambda c: (-len(c), c[0]))
+    return {node: i for i, members in enumerate(ranked) for node in members}

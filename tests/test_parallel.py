@@ -154,7 +154,8 @@ vault, work = Path(sys.argv[1]), Path(sys.argv[2])
 graph = build_vault(vault, work / "out", jobs=1, cache=False).graph
 kg.export.COPY_GRAPH_UP_TO_EDGES = 0
 written = []
-layout, write = kg.export.html.force_layout, kg.export._write
+import kg.layout
+layout, write = kg.layout.force_layout, kg.export._write
 
 def no_layout(*args, **kwargs):
     raise AssertionError("the build process laid out the page")
@@ -163,13 +164,13 @@ def writing(fmt, *args, **kwargs):
     written.append(fmt.filename)
     return write(fmt, *args, **kwargs)
 
-kg.export.html.force_layout, kg.export._write = no_layout, writing
+kg.layout.force_layout, kg.export._write = no_layout, writing
 (work / "beside").mkdir()
 kg.export.write_all(graph, work / "beside", jobs=2)
 print(json.dumps(written))
 (work / "fifty").mkdir()
 kg.export.write_all(graph, work / "fifty", jobs=2, max_nodes=50)
-kg.export.html.force_layout = layout
+kg.layout.force_layout = layout
 (work / "texts").mkdir()
 for name, text in kg.export.render_all(graph).items():
     (work / "texts" / name).write_text(text, encoding="utf-8", newline="\\n")

@@ -159,20 +159,27 @@ def _patch_shared(name: str) -> None:
 
 def _write_beside_layout(registered: dict[str, Format], names: list[str], graph: nx.MultiDiGraph, folder: Path, options: dict) -> None:
     """Write `names` here, the page last, while one worker computes the page's layout and
-    communities (kg.export.html.place: the projection's arrays in, positions out).
+    communities (kg.layout.place: the projection's arrays in, positions out).
 
     The worker is spawned, not forked: a forked child shares this process's pages, and every page
     this process then writes to while it renders (each object it reads, through its reference
-    count) would be copied, one copy each: at 50,000 notes the two came to hold 4 GiB."""
+    count) would be copied, one copy each: at 50,000 notes the two came to hold 4 GiB. It holds
+    0.2 GiB of its own until it ends, so this process writes the formats that need least memory
+    beside it, and graph.ttl (the most) once it has ended."""
     from kg.export import html
+    from kg.layout import place
 
     drawn = html.drawing(graph, max_nodes=options.get("max_nodes"))
+    last = [name for name in ("ttl",) if name in names and name != "html"]
     with worker_pool(1, multiprocessing.get_context("spawn"), follow_parent, (os.getpid(),), died=_writer_died) as pool:
-        placing = pool.submit(html.place, drawn.simple, options.get("fragments"))
+        placing = pool.submit(place, drawn.simple, options.get("fragments"))  # the worker imports kg.layout alone
         for name in names:
-            if name != "html":
+            if name != "html" and name not in last:
                 _write(registered[name], graph, folder, options)
-        _write(registered["html"], graph, folder, {**options, "drawn": drawn, "placed": placing.result()})
+        placed = placing.result()
+    for name in last:
+        _write(registered[name], graph, folder, options)
+    _write(registered["html"], graph, folder, {**options, "drawn": drawn, "placed": placed})
 
 
 class Turns:

@@ -20,7 +20,6 @@ import io
 import math
 import os
 import pickle
-import random
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from markupsafe import Markup
 from kg.cache import code_fingerprint
 from kg.fragments import CannotPatch, Fragments
 from kg.graph import evidence_of, sorted_edges
-from kg.layout import Projection, force_layout, projection, projection_of
+from kg.layout import Placed, Projection, place, projection, projection_of
 from kg.model import ARTICLE, NODE_KINDS, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 
 if TYPE_CHECKING:
@@ -114,7 +113,6 @@ def drawing(graph: nx.MultiDiGraph, *, max_nodes: int | None = None) -> Drawing:
     return Drawing(view, left_out, projection(view))
 
 
-Placed = tuple[dict[str, tuple[float, float]], dict[str, int]]  # node -> position, node -> community
 
 
 def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = None, fragments: Path | None = None, drawn: Drawing | None = None, placed: Placed | None = None, **_: object) -> None:
@@ -307,20 +305,6 @@ def _tojson(env: Environment, value: object) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027"))
 
 
-def place(simple: Projection, fragments: Path | None) -> Placed:
-    """force_layout(simple) and _communities(simple), from the cache folder `fragments` when they
-    were computed for this very input. Reads no graph: on big graphs kg.export runs it in a
-    spawned worker, beside the build process's writers."""
-    store = Fragments(fragments, "layout").open()
-    kept = store.piece(
-        lambda: (simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes()),
-        lambda: orjson.dumps({"positions": force_layout(simple), "communities": _communities(simple)}).decode("utf-8"),
-    )
-    store.close()
-    kept = orjson.loads(kept)
-    return {node: (x, y) for node, (x, y) in kept["positions"].items()}, kept["communities"]
-
-
 @functools.cache
 def _environment() -> Environment:
     """Autoescaping Jinja environment: our templates first, then pyvis's (for the inlined
@@ -361,31 +345,6 @@ def _select(graph: nx.MultiDiGraph, max_nodes: int | None) -> tuple[list[str], d
         kind = graph.nodes[node]["kind"]
         left_out[kind] = left_out.get(kind, 0) + 1
     return keep, dict(sorted(left_out.items()))
-
-
-def _communities(simple: Projection) -> dict[str, int]:
-    """node -> community number (0 = largest), from igraph's Louvain (multilevel) with a fixed seed.
-
-    igraph runs it in C: 0.1 s where networkx's took 2.7 s on a 3,300-note vault. Vertices go in in
-    sorted order and igraph draws from its own seeded generator, so the same graph always gives
-    the same communities.
-    """
-    import igraph  # here: only when the layout is made again
-
-    order = simple.nodes
-    if len(simple.src) == 0:
-        return {node: i for i, node in enumerate(order)}
-    network = igraph.Graph(n=len(order), edges=list(zip(simple.src.tolist(), simple.dst.tolist())))
-    igraph.set_random_number_generator(random.Random(7))
-    try:
-        membership = network.community_multilevel(weights=simple.weight.tolist()).membership
-    finally:
-        igraph.set_random_number_generator(random)
-    found: dict[int, list[str]] = {}
-    for node, community in zip(order, membership):
-        found.setdefault(community, []).append(node)
-    ranked = sorted(found.values(), key=lambda c: (-len(c), c[0]))
-    return {node: i for i, members in enumerate(ranked) for node in members}
 
 
 def _look(node: str, data: dict) -> dict:
