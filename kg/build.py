@@ -144,6 +144,7 @@ def build_vault(
         resolution = resolve(notes, extractions, dictionary)
     graph = build_graph(notes, extractions, dictionary, resolution=resolution)
     del extractions  # the graph holds what the outputs need
+    resolution.said = {}  # which entity each spelling names: the graph holds it now (the state keeps only the entities)
     give_back_memory()
     result = BuildResult(notes=notes, graph=graph, problems=problems, cache=store.stats if store else None, fallback=fallback)
     report = report_json(problems)
