@@ -50,6 +50,8 @@ GRID = 12  # cells per side of the far-field grid
 FAR_FIELD_EVERY = 4  # the far field changes slowly: recompute it every few steps
 NEIGHBOURS_EVERY = 2  # and so do the close pairs
 PAIRS_AT_ONCE = 1 << 18  # close pairs or edges whose forces are computed at once (a dozen float arrays of this many)
+EDGES_AT_ONCE = 1 << 17  # pairs handed to igraph at a time, as Python tuples
+LET_GO_AFTER = 1.0  # seconds after `place_in_worker` returns that its worker gives its memory back
 FAR_FIELD_BLOCK = 2048  # nodes whose far field is computed at once (memory: a few MB per array)
 
 
@@ -263,11 +265,34 @@ def place(simple: Projection, fragments: Path | None) -> Placed:
     store = Fragments(fragments, "layout").open()
     kept = store.piece(
         lambda: (simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes()),
-        lambda: orjson.dumps({"positions": force_layout(simple), "communities": communities(simple)}).decode("utf-8"),
+        lambda: _placed_json(simple),
     )
     store.close()
     kept = orjson.loads(kept)
     return {node: (x, y) for node, (x, y) in kept["positions"].items()}, kept["communities"]
+
+
+def _placed_json(simple: Projection) -> str:
+    import orjson
+
+    grouped = communities(simple)  # first: igraph's working memory comes and goes before the layout's positions are held
+    return orjson.dumps({"positions": force_layout(simple), "communities": grouped}).decode("utf-8")
+
+
+def place_in_worker(simple: Projection, fragments: Path | None) -> Placed:
+    """`place`, in a worker process that then waits, idle, while the build process writes the
+    other formats: a moment after it returns (its result sent, its arguments let go), the worker
+    gives the memory the layout took back to the system (180 MB at 50,000 notes, held beside
+    the build process's peak otherwise)."""
+    import threading
+
+    from kg.processes import give_back_memory
+
+    placed = place(simple, fragments)
+    letting_go = threading.Timer(LET_GO_AFTER, give_back_memory)
+    letting_go.daemon = True
+    letting_go.start()
+    return placed
 
 
 def communities(simple: Projection) -> dict[str, int]:
@@ -284,10 +309,16 @@ def communities(simple: Projection) -> dict[str, int]:
     order = simple.nodes
     if len(simple.src) == 0:
         return {node: i for i, node in enumerate(order)}
-    network = igraph.Graph(n=len(order), edges=list(zip(simple.src.tolist(), simple.dst.tolist())))
+    network = igraph.Graph(n=len(order))
+    for low in range(0, len(simple.src), EDGES_AT_ONCE):  # a list of a million pairs is 120 MB of tuples
+        network.add_edges(zip(simple.src[low : low + EDGES_AT_ONCE].tolist(), simple.dst[low : low + EDGES_AT_ONCE].tolist()))
     igraph.set_random_number_generator(random.Random(7))
     try:
-        membership = network.community_multilevel(weights=simple.weight.tolist()).membership
+        # The weights as a list of the few distinct float objects there are (a million floats of
+        # their own are 24 MB more).
+        distinct, which = np.unique(simple.weight, return_inverse=True)
+        values = distinct.tolist()
+        membership = network.community_multilevel(weights=[values[i] for i in which.tolist()]).membership
     finally:
         igraph.set_random_number_generator(random)
     found: dict[int, list[str]] = {}
