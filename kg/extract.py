@@ -44,6 +44,25 @@ PLATFORM_CUE = re.compile(r"\s*(?:上|平台|推文|帖子|（推特|\(Twitter|\
 _COMMON_TAGS = frozenset("n v a d r m q p c u vn an ad t f s l i z b nd ng vd vg ag dg tg".split())
 
 
+def import_jieba():  # noqa: ANN201 - the jieba module
+    """jieba, imported without setuptools' pkg_resources. jieba imports it, when it is there, only
+    to open its own data files, and opens them beside its module when it is not; importing it takes
+    a tenth of a second (and newer setuptools warn that it is deprecated) in every process that
+    extracts, a one-note rebuild's worker included."""
+    module = sys.modules.get("jieba")
+    if module is not None:
+        return module
+    hidden = "pkg_resources" not in sys.modules
+    if hidden:
+        sys.modules["pkg_resources"] = None  # `import pkg_resources` raises ImportError meanwhile
+    try:
+        import jieba
+    finally:
+        if hidden and "pkg_resources" in sys.modules and sys.modules["pkg_resources"] is None:
+            del sys.modules["pkg_resources"]
+    return jieba
+
+
 @dataclass
 class Matcher:
     """Compiled dictionary and word lists for one process. Build with `build_matcher`."""
@@ -58,8 +77,7 @@ class Matcher:
     def tokenizer(self):
         """A private jieba.Tokenizer that knows the dictionary's Chinese names (made on first use,
         from `words` when it holds the table)."""
-        import jieba
-
+        jieba = import_jieba()
         jieba.setLogLevel(logging.WARNING)
         tokenizer = jieba.Tokenizer()
         stored = self.words.words() if self.words is not None else None
@@ -129,8 +147,7 @@ def _build_lexicon(dictionary: Dictionary, top_n_list: Callable[[str, int], list
     english = [w for w in top_n_list("en", KNOWN_ENGLISH_WORDS) if w.isalpha() and w not in known]
     common_english = frozenset(english[:COMMON_ENGLISH_WORDS])
     european = {w for lang in OTHER_LANGUAGES for w in top_n_list(lang, OTHER_LANGUAGE_WORDS) if w.isalpha() and w not in known}
-    import jieba
-
+    jieba = import_jieba()
     han_words: set[str] = set()
     han_known: set[str] = set()
     places: set[str] = set()

@@ -169,3 +169,32 @@ def test_co_mentions_count_articles_and_need_two(matcher):
     graph = build_graph(notes, {n.path: extract(n, matcher) for n in notes}, matcher.dictionary)
     co = {(u, v): d["weight"] for u, v, k, d in graph.edges(keys=True, data=True) if k == "co_mention"}
     assert co == {("product:Sora", "product:即梦"): 2}
+
+
+JIEBA_WITHOUT_PKG_RESOURCES = """
+import importlib.util, sys
+from kg.extract import import_jieba
+jieba = import_jieba()
+assert "pkg_resources" not in sys.modules, "extraction imported pkg_resources"
+tokenizer = jieba.Tokenizer()
+tokenizer.initialize()  # jieba's own dictionary, opened beside its module
+print(" ".join(tokenizer.lcut("我们试用了一个新的模型")))
+if importlib.util.find_spec("pkg_resources") is not None:
+    import pkg_resources  # still importable by whoever wants it afterwards
+print("ok")
+"""
+
+
+def test_jieba_is_imported_without_pkg_resources_and_still_reads_its_dictionary():
+    """jieba imports setuptools' pkg_resources (a tenth of a second, a deprecation warning in newer
+    setuptools) only to open its data files; kg imports it without, in a fresh process, and jieba
+    segments as it does with it."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", JIEBA_WITHOUT_PKG_RESOURCES], capture_output=True, text=True, timeout=120, check=True)
+    lines = run.stdout.split()
+    assert lines[-1] == "ok"
+    plain = subprocess.run([sys.executable, "-c", "import jieba; t = jieba.Tokenizer(); t.initialize(); print(' '.join(t.lcut('我们试用了一个新的模型')))"], capture_output=True, text=True, timeout=120, check=True)
+    assert run.stdout.splitlines()[0] == plain.stdout.splitlines()[0]
+    assert len(lines) > 3
