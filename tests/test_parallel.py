@@ -186,7 +186,7 @@ def test_past_the_copy_limit_the_build_process_writes_while_a_worker_lays_out_th
     written = json.loads(run.stdout.strip().splitlines()[-1])
     assert sorted(written) == ["graph.graphml", "graph.html", "graph.json", "graph.ttl"]
     assert written[-1] == "graph.html"  # last: it waits for the layout
-    assert written[0] == "graph.ttl"  # beside the worker: the longest to write, and the least memory of its own
+    assert written[0] == "graph.ttl"  # beside the worker: the longest to write, so the build process never waits
     texts = read_outputs_of(tmp_path / "texts")
     fifty = texts.pop("fifty.html")
     assert read_outputs_of(tmp_path / "beside") == texts

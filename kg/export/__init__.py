@@ -164,10 +164,11 @@ def _write_beside_layout(registered: dict[str, Format], names: list[str], graph:
     The worker is spawned, not forked: a forked child shares this process's pages, and every page
     this process then writes to while it renders (each object it reads, through its reference
     count) would be copied, one copy each: at 50,000 notes the two came to hold 4 GiB. It holds up
-    to 0.3 GiB of its own (igraph's communities, at the end), so beside it this process writes
-    graph.ttl, which takes longest (45 s at 50,000 notes, the layout 14 s) and least memory besides
-    the graph's (50 MB, where graph.graphml took 230 MB and the page 140 MB), and the others once
-    it has ended."""
+    to 0.3 GiB of its own (igraph's communities, early on), and 0.1 GiB once done. Beside it this
+    process writes graph.ttl, the longest to write (45 s at 50,000 notes, the layout 14 s: this
+    process never waits), and the others once it has ended, so that the worker is gone while
+    graph.html, whichever writer comes second and the rest grow this process (the first writer
+    grew it by 0.1-0.2 GiB at 50,000 notes, whichever format it was)."""
     from kg.export import html
     from kg.layout import place_in_worker
 
