@@ -207,3 +207,32 @@ def test_pair_forces_a_block_at_a_time_and_within_components(monkeypatch) -> Non
     filtered = forces(7, same=comp)
     a, b = a[within], b[within]
     assert np.allclose(filtered, forces(10**6), rtol=1e-12, atol=1e-12)
+
+
+def test_a_page_model_that_cannot_be_kept_costs_only_the_model(tmp_path, monkeypatch):
+    """Keeping the page's model (for the next delta build) fails half-way, as on a full disk: the
+    page is still written whole, the same bytes as without a cache, and no model is left."""
+    import io
+    import pickle
+
+    import kg.export.html as html
+
+    graph = small_graph()
+    folder = tmp_path / "cache"
+
+    class FullDisk(pickle.Pickler):
+        dumps = 0
+
+        def dump(self, obj):  # noqa: ANN001, ANN202
+            FullDisk.dumps += 1
+            if FullDisk.dumps > 2:
+                raise OSError(28, "No space left on device")
+            return super().dump(obj)
+
+    monkeypatch.setattr(html.pickle, "Pickler", FullDisk)
+    written = io.StringIO(newline="\n")
+    html.stream(graph, written, fragments=folder)
+    assert FullDisk.dumps > 2  # it did fail
+    assert written.getvalue() == render(graph)
+    assert not (folder / html.PAGE_FILE).exists()
+    assert html.PageModel(folder).load() is None

@@ -396,7 +396,7 @@ class PageModel:
         does not (or cannot be written)."""
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         self.path.unlink(missing_ok=True)  # never leave one that says something else than the page
-        handle = None
+        handle = pickler = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle = open(temporary, "wb")  # noqa: SIM115 - closed below, after the block
@@ -406,19 +406,25 @@ class PageModel:
             pickler = None
 
         def keep(node: str, page: PageNode) -> None:
-            if pickler is not None:
+            nonlocal pickler
+            if pickler is None:
+                return
+            try:
                 pickler.dump((node, page))
                 pickler.clear_memo()  # each node on its own: the memo would hold every object written
+            except OSError:
+                pickler = None  # no model this time (a full disk, say); the page itself goes on
 
         try:
-            yield keep
-            if handle is not None:
-                if pickler is not None and simple is not None:
-                    pickler.dump((_PROJECTION, (simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes())))
-                handle.close()
-                os.replace(temporary, self.path)
-        except OSError:
-            pass
+            yield keep  # the caller's own errors pass through: only the model's are kept quiet
+            if pickler is not None:
+                try:
+                    if simple is not None:
+                        pickler.dump((_PROJECTION, (simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes())))
+                    handle.close()
+                    os.replace(temporary, self.path)
+                except OSError:
+                    pass
         finally:
             if handle is not None:
                 handle.close()
