@@ -6,8 +6,8 @@ stat and digest, the resolution, and every node's record. A delta build:
 1. walks the vault and stats each file; a file whose stat is unchanged (and not too recent to
    tell, as git's "racily clean" rule has it) is not read at all;
 2. reads and parses the changed and new files, settles every note's kind again, and extracts
-   the changed notes (in a forked worker, while this process loads every other note's cached
-   extraction);
+   the changed notes (in a forked worker, while this process reads every other note's cached
+   summary: what resolving reads of it);
 3. resolves the whole vault's names again (`kg.resolve`, exactly as a whole build does);
 4. makes again the record of each node the change reaches: the changed articles, the nodes
    whose article counts, co-mentions, aliases or makers change, the nodes that appear or go;
@@ -38,13 +38,14 @@ import networkx as nx
 
 from kg.cache import CacheStats, ExtractionCache, NoteCache, kept_dictionary
 from kg.extract import Matcher, build_matcher
+from kg.fragments import published_stamp
 from kg.dictionary import Dictionary, dictionary_digest
-from kg.graph import ARTICLE_PREFIX, default_attrs, entity_attrs, entity_edges, mention_edges, note_attrs, note_edges, note_nodes, reaches, topic_id
+from kg.graph import ARTICLE_PREFIX, broader_links, default_attrs, entity_attrs, entity_edges, mention_edges, note_attrs, note_edges, note_nodes, reaches, topic_id
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Extraction, Note, Problem, WikiLink
 from kg.parallel import WarmWorker
 from kg.read import FileState, LinkIndex, file_stamp, linked_paths, read_note, settle_problems, settled_kind, walk
 from kg.resolve import Resolution, Summary, resolve
-from kg.state import BuildState, Known, Record
+from kg.state import BuildState, Known, Record, StateUnreadable
 from kg.vocab import DEFAULT_BASE, mint_text
 
 # Stats this close to (or after) the moment the last build read the files may hide a change made
@@ -100,8 +101,8 @@ def fingerprint(vault: Path, out: Path, dictionaries: tuple[Path, ...], options:
 
 
 def output_stamp(path: Path) -> list[int]:
-    stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+    """The stamp (kg.fragments.published_stamp) of the output at `path`, as the state keeps it."""
+    return list(published_stamp(path.stat()))
 
 
 # --- 1. what changed ------------------------------------------------------------------------
@@ -248,8 +249,7 @@ def build_changes(
     state.save_changes(records, known_now)
     state.seal(print_, {path.name: output_stamp(path) for path in files})
     parsed.save_changes(gone=sorted(found.gone))
-    stubs = [replace(note, body="") if note.body else note for note in notes.values()]
-    return Outcome(notes=stubs, problems=problems, counts=dict(known_now.counts), files=files, cache=store.stats, changed=len(changed))
+    return Outcome(notes=list(known_now.notes.values()), problems=problems, counts=dict(known_now.counts), files=files, cache=store.stats, changed=len(changed))
 
 
 def _problems(walk_problems: Iterable[Problem], files: dict[str, FileState]) -> list[Problem]:
@@ -299,11 +299,8 @@ def _check_links(known: Known, notes: dict[str, Note], *, skip: set[str]) -> Non
 
 
 def _links_of(note: Note) -> Iterable[WikiLink]:
-    from kg.links import parse_links
-
     yield from note.links
-    for parent in note.broader:
-        yield from parse_links(f"[[{parent}]]")[:1]
+    yield from broader_links(note)
 
 
 def _extract(notes: dict[str, Note], fresh: dict[str, Note], keys: dict[str, str], store: ExtractionCache, worker: WarmWorker, *, progress, meanwhile: Callable[[], object]) -> tuple[dict[str, Extraction], dict[str, Summary]]:
@@ -369,7 +366,7 @@ class _Plan:
         the entities whose resolution, article count or co-mentions change; then the other nodes
         whose article count changes or that appear or go with the links to them."""
         known, resolution = self.known, self.resolution
-        self.old = self.state.records(self.articles)
+        self.old = self._records(self.articles)
         mentions: dict[str, dict[str, list]] = {}
         for (path, eid), found in resolution.mentions.items():
             mentions.setdefault(path, {})[eid] = found
@@ -401,7 +398,7 @@ class _Plan:
 
         # Entities (those that are entities now): their records do not depend on other records.
         now_entities = sorted(({v for v in counts} | changed | set(co_changes)) & set(entities) - self.articles)
-        self.old.update(self.state.records(now_entities))
+        self.old.update(self._records(now_entities))
         for node in now_entities:
             self.new[node] = self._node(node, counts.get(node, 0), co_changes.get(node, {}), referrers=0)
 
@@ -411,10 +408,17 @@ class _Plan:
         others = {v for v in counts if v not in entities} | (changed - set(entities))
         others |= {v for v, n in referrers.items() if n and not v.startswith(ARTICLE_PREFIX) and self._own_note(v) is None and v not in entities}
         others = sorted(others - self.articles)
-        self.old.update(self.state.records(others))
+        self.old.update(self._records(others))
         for node in others:
             self.new[node] = self._node(node, counts.get(node, 0), {}, referrers=known.referrers.get(node, 0) + referrers.get(node, 0))
         return self.new
+
+    def _records(self, nodes: Iterable[str]) -> dict[str, Record]:
+        """The last build's records of `nodes`; Fallback when the state cannot give them."""
+        try:
+            return self.state.records(nodes)
+        except StateUnreadable as exc:
+            raise Fallback(str(exc)) from exc
 
     def _referrers(self) -> dict[str, int]:
         """node -> change in how many nodes link to it, from the records made so far."""

@@ -224,7 +224,7 @@ class OutputPieces:
                 index = marshal.load(stored)
             if index["version"] == _INDEX_VERSION and index["salt"] == self.salt and index["file"] == str(self.published):
                 source = os.open(self.published, os.O_RDONLY)
-                if _stamp(os.fstat(source)) == index["stamp"]:
+                if published_stamp(os.fstat(source)) == index["stamp"]:
                     self.source, self.previous = source, index["sections"]
                     self.found = {item[1]: (name, k) for name, items in self.previous.items() for k, item in enumerate(items)}
                 else:
@@ -323,7 +323,7 @@ class OutputPieces:
             return
         try:
             self.flush()
-            index = {"version": _INDEX_VERSION, "salt": self.salt, "file": str(self.published), "stamp": _stamp(os.fstat(self.fd)), "sections": self.sections}
+            index = {"version": _INDEX_VERSION, "salt": self.salt, "file": str(self.published), "stamp": published_stamp(os.fstat(self.fd)), "sections": self.sections}
             temporary = self.index_path.with_name(f"{self.index_path.name}.{os.getpid()}.tmp")
             try:
                 self.index_path.parent.mkdir(parents=True, exist_ok=True)
@@ -383,7 +383,8 @@ class OutputPieces:
         self.index_path = None  # closed: nothing more is kept
 
 
-def _stamp(stat: os.stat_result) -> tuple[int, int, int]:
+def published_stamp(stat: os.stat_result) -> tuple[int, int, int]:
+    """What vouches for a published output: its size, modification time and inode."""
     return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 

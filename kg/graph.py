@@ -180,6 +180,11 @@ def entity_edges(entity: Entity) -> list[tuple[str, str, dict]]:
 Target = Callable[[WikiLink], tuple[str, bool]]  # a link -> (its node, whether that is an article)
 
 
+def broader_links(note: Note) -> list[WikiLink]:
+    """The links a note's frontmatter `broader`/`parent` values make (each read as a wiki-link)."""
+    return [links[0] for parent in note.broader if (links := parse_links(f"[[{parent}]]"))]
+
+
 def note_edges(note: Note, here: str, target: Target, dictionary: Dictionary) -> list[tuple[str, str, dict]]:
     """The out-edges a note gives its node `here`, (target, relation, data) in the order they are
     added: its links (by target, one each; `count` the links that land on the same node),
@@ -196,10 +201,8 @@ def note_edges(note: Note, here: str, target: Target, dictionary: Dictionary) ->
         if there == here:
             continue
         bump(there, "links_to" if is_article else ("about" if note.kind == ARTICLE else "related"))
-    for parent in note.broader:
-        link = parse_links(f"[[{parent}]]")
-        if link:
-            bump(target(link[0])[0], "broader")
+    for link in broader_links(note):
+        bump(target(link)[0], "broader")
     if note.kind == ARTICLE:
         for author in note.authors:
             counted.setdefault((author_node(author, dictionary), "author"), {})

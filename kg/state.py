@@ -72,13 +72,18 @@ class Known:
     extra: dict = field(default_factory=dict)
 
 
+class StateUnreadable(Exception):
+    """A part of the state that `sealed` and `known` vouched for cannot be read after all."""
+
+
 _KNOWN = "known"
 _BUILT = "built"
 
 
 class BuildState:
     """The state file of one cache folder. Methods fail quietly where a failure only costs the
-    next build its shortcut; `load` returns None for anything but a sealed, readable state."""
+    next build its shortcut: `sealed` and `known` give None for anything unreadable, writing
+    methods discard the file; `records` raises StateUnreadable (kg.delta then builds whole)."""
 
     def __init__(self, folder: Path) -> None:
         self.path = Path(folder) / STATE_FILE
@@ -151,11 +156,14 @@ class BuildState:
         """The records of those `nodes` the state has."""
         wanted = sorted(set(nodes))
         out: dict[str, Record] = {}
-        with self._connection() as db:
-            for low in range(0, len(wanted), 500):
-                part = wanted[low : low + 500]
-                rows = db.execute(f"SELECT node, value FROM record WHERE node IN ({','.join('?' * len(part))})", part)
-                out.update((node, pickle.loads(value)) for node, value in rows)
+        try:
+            with self._connection() as db:
+                for low in range(0, len(wanted), 500):
+                    part = wanted[low : low + 500]
+                    rows = db.execute(f"SELECT node, value FROM record WHERE node IN ({','.join('?' * len(part))})", part)
+                    out.update((node, pickle.loads(value)) for node, value in rows)
+        except Exception as exc:  # noqa: BLE001 - unreadable or damaged: only means "build whole"
+            raise StateUnreadable(f"{self.path}: a node's record cannot be read ({type(exc).__name__})") from exc
         return out
 
     def all_records(self) -> Iterator[tuple[str, Record]]:

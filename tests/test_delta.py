@@ -172,6 +172,7 @@ def test_the_same_bytes_on_a_file_with_a_new_stat_change_nothing(vault, tmp_path
         ("linked article deleted", "now leads elsewhere"),
         ("binary file added", "no note"),
         ("many notes changed", "notes changed"),
+        ("a record damaged", "record cannot be read"),
     ],
 )
 def test_what_a_delta_cannot_do_exactly_is_built_whole(vault, tmp_path, change, reason, monkeypatch):
@@ -187,6 +188,13 @@ def test_what_a_delta_cannot_do_exactly_is_built_whole(vault, tmp_path, change, 
         linked.unlink()
     elif change == "binary file added":
         (vault / "01-博客" / "image.md").write_bytes(b"\x00\x01\x02" * 100)
+    elif change == "a record damaged":
+        import sqlite3
+
+        with sqlite3.connect(out / ".kg-cache" / "state.sqlite") as db:  # every record: whichever the edit reaches
+            db.execute("UPDATE record SET value = x'00ff'")
+        db.close()
+        write_prose(first, "又提到了 OpenAI 的 Sora。")
     else:
         import kg.delta
 
