@@ -94,7 +94,8 @@ def build_vault(
     changed since (kg.delta: the same bytes as a whole build): when nothing has (each note, the
     problems met, kg's code, the dictionary, the options) and the outputs are still as that build
     left them, it writes nothing, `unchanged` set. Either way there is no graph in the result (the
-    CLI does this; library callers get a graph unless they ask).
+    CLI does this; library callers get a graph unless they ask); when the change needs a whole
+    build (`fallback` says why), the result has the graph as any whole build's has.
     """
     started = time.perf_counter()
     vault, out = Path(vault), Path(out)
@@ -112,7 +113,6 @@ def build_vault(
             result = BuildResult(notes=outcome.notes, graph=None, problems=outcome.problems, files=outcome.files, cache=outcome.cache, unchanged=outcome.unchanged, counts=outcome.counts, changed=outcome.changed)
             if outcome.unchanged:
                 _remove_stale_staging(out)  # what a killed build left, as a full build would
-                result.files = sorted(out / name for name in (BuildState(folder).sealed() or ("", {}))[1])
             result.seconds = time.perf_counter() - started
             return result
     read_at = time.time_ns()

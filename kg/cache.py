@@ -1,13 +1,14 @@
 """The extraction cache: each note's Extraction kept on disk, so a rebuild re-extracts only what changed.
 
 One SQLite file (OUT/.kg-cache/extractions.sqlite by default), one row per note path:
-(path, key, pickled Extraction). The key is a sha256 over everything an extraction can depend on:
+(path, key, pickled Extraction, a checksum of that pickle, the note's kg.resolve.Summary). The key is a sha256 over everything an extraction can depend on:
 the note as read (path, metadata, body, links), the kg version and a fingerprint of kg's own source
 and data files, and the dictionary's digest. A row is used only when its key matches exactly, so the
 cache can make a build faster but never different.
 
-The cache is disposable. An unreadable or corrupt file is discarded and rebuilt, and a row that
-cannot be unpickled is recomputed; either way the build goes on and its outputs are unchanged.
+The cache is disposable. An unreadable or corrupt file is discarded and rebuilt, and a row whose
+checksum does not hold is recomputed (a row damaged after it was checked, while the build reads it,
+is an ExtractionError); either way the build goes on and its outputs are unchanged.
 Rows of notes no longer in the vault are pruned on every build. Writes are SQLite transactions:
 an interrupted build leaves the previous rows intact.
 
@@ -180,7 +181,7 @@ class ExtractionCache:
     def storing(self, keys: Mapping[str, str]) -> Iterator[StoredExtractions]:
         """A StoredExtractions to `put` extractions into as they come, each row stored at once
         (committed a thousand at a time: a cold build interrupted keeps what it extracted) and
-        never held; rows of paths not in `keep` are deleted at the end. When the file cannot be
+        never held; rows of paths not in `keys` are deleted at the end. When the file cannot be
         written, what is put is held in memory instead (and a notice says so): the build goes on.
         `keys`: every note's key (rows of other paths are deleted; `in_order` reads those keys)."""
         stored = StoredExtractions(self, keys)
@@ -345,10 +346,10 @@ class StoredExtractions:
         close_quietly(self.db)
         self.db = None
 
-    @collector_paused()  # unpickles every mention of the vault, one article at a time
     def in_order(self, paths: Iterable[str]) -> Iterator[tuple[str, Extraction]]:
         """(path, Extraction) of each of `paths` (sorted) whose row is under its note's key, read
-        from the file one at a time (or from what is held)."""
+        from the file one at a time (or from what is held). A generator: the caller pauses the
+        collector while it reads them (kg.graph.build_graph does), as a decorator here could not."""
         keys = self.keys
         wanted = set(paths)
         rows = self.cache._iter_rows("value") if self.cache.path.exists() else iter(())

@@ -216,7 +216,7 @@ def build_changes(
             notes = [known.notes[rel] for rel in sorted(known.notes)]
             if progress is not None:
                 progress(len(notes), len(notes))
-            return Outcome(notes=notes, problems=problems, counts=dict(known.counts), unchanged=True, cache=CacheStats(hits=len(notes)))
+            return Outcome(notes=notes, problems=problems, counts=dict(known.counts), files=[out / name for name in sorted(stamps)], unchanged=True, cache=CacheStats(hits=len(notes)))
         if len(changed) > MAX_CHANGED_SHARE * notes_now and len(changed) > MAX_CHANGED:
             raise Fallback(f"{len(changed)} notes changed")
         if notes_now == 0:

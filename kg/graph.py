@@ -2,7 +2,9 @@
 
 Node ids are strings `<kind>:<key>`; each node has `kind` and `label`. Edges are keyed by their
 relation (see RELATIONS), so two different relations between the same nodes both survive.
-Every attribute is a str, int, float, bool or a list of those; exporters flatten lists.
+Every attribute is a str, int, float, bool or a list of those (exporters flatten lists), but a
+mentions edge's `evidence`: a tuple of (sentence, start, end) tuples, which the outputs write as
+{"sentence", "start", "end"} objects (see `evidence_of`, `written`).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def topic_id(key: str) -> str:
 
 
 @collector_paused()  # it makes millions of lasting objects and no garbage: see collector_paused
-def build_graph(notes: list[Note], extractions: dict[str, Extraction], dictionary: Dictionary, *, resolution: Resolution | None = None) -> nx.MultiDiGraph:
+def build_graph(notes: list[Note], extractions: Mapping[str, Extraction], dictionary: Dictionary, *, resolution: Resolution | None = None) -> nx.MultiDiGraph:
     """The knowledge graph of a vault. Deterministic: nodes and edges are added in sorted order.
 
     `resolution` is `resolve(notes, extractions, dictionary)` when the caller made it already (from

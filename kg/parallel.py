@@ -6,7 +6,9 @@ of workers. A Matcher (with its own jieba.Tokenizer) may not pickle, so it never
 workers are forked from a process that built one (or, where forking is not safe, each builds its
 own once), and each Dask worker builds one from the Dictionary, once, for every note it is given.
 
-`extract_all` is the one entry point; `build_vault` calls it.
+Entry points: `extract_all` (every extraction returned), `extract_into` (each stored in the
+extraction cache as it comes: what `build_vault` uses with the cache), and `WarmWorker` (a delta
+build's few notes, kg.delta).
 """
 
 from __future__ import annotations

@@ -74,23 +74,17 @@ def resolve(notes: list[Note], extractions: Mapping[str, Extraction], dictionary
         summaries = ()
     elif isinstance(summaries, Mapping):
         summaries = [(path, summaries[path]) for path in sorted(summaries)]
-    extracted = ((path, extractions[path]) for path in sorted(extractions))
+    extracted = ((path, summarize(extractions[path])) for path in sorted(extractions))
 
     # Every distinct (kind, key, surface), how many times the vault says it, in the order first
     # said; and every relation, in order.
     totals: dict[tuple[str, str, str], int] = {}
     relations: list[tuple[str, str, str]] = []
-    for _path, source in heapq.merge(extracted, summaries, key=operator.itemgetter(0)):
-        if isinstance(source, Extraction):
-            for mention in source.mentions:
-                signature = (mention.kind, mention.key, mention.surface)
-                totals[signature] = totals.get(signature, 0) + 1
-            relations.extend((r.subject, r.predicate, r.object) for r in source.relations)
-        else:
-            for kind, key, surface, count in source[0]:
-                signature = (kind, key, surface)
-                totals[signature] = totals.get(signature, 0) + count
-            relations.extend(source[1])
+    for _path, (said, related) in heapq.merge(extracted, summaries, key=operator.itemgetter(0)):
+        for kind, key, surface, count in said:
+            signature = (kind, key, surface)
+            totals[signature] = totals.get(signature, 0) + count
+        relations.extend(related)
 
     # Canonical spelling of each discovered (non-dictionary) name: most frequent, then smallest.
     spelling_counts: dict[tuple[str, str], Counter[str]] = {}

@@ -423,7 +423,7 @@ def test_the_page_layout_is_reused_only_for_the_same_links(vault, tmp_path):
     folder = tmp_path / "fragments"
     seen: list[Fragments] = []
     real_open = Fragments.open
-    html.Fragments.open = lambda self: seen.append(self) or real_open(self)
+    Fragments.open = lambda self: seen.append(self) or real_open(self)
     try:
 
         def page() -> str:
@@ -440,7 +440,7 @@ def test_the_page_layout_is_reused_only_for_the_same_links(vault, tmp_path):
         graph.nodes["topic:新主题"].update(kind="topic", label="新主题", aliases=[])
         fourth = page()
     finally:
-        html.Fragments.open = real_open
+        Fragments.open = real_open
     assert [store.hits for store in seen if store.path is not None] == [0, 1, 1, 0]
     assert first == second and third != fourth
 

@@ -7,7 +7,8 @@ may (see `kg.processes.can_fork`): a forked child reads the graph without it bei
 each writes its own file, so no text travels between processes and no process holds more than
 one output. Each forked writer still ends up with a copy of most of the graph (reference counts
 write to every object read), so on a graph too big for that copy this process writes every file
-while a spawned worker lays out the page. The files are the same bytes however they were
+itself, graph.ttl while a spawned worker lays out the page and the rest after it. `patch_all`
+writes them after a delta build (kg.delta), the page in a forked worker. The files are the same bytes however they were
 written; `render_all` gives the same texts as strings.
 """
 
@@ -95,8 +96,8 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
     With `jobs` > 1 on a big graph, `jobs` processes write the formats at once: this one and
     forked workers (as many as free memory allows, see `affordable_workers`), each taking the next
     format whenever it is free; else this process writes them one after the other. Past
-    COPY_GRAPH_UP_TO_EDGES edges, this process writes them all while one spawned worker lays out
-    the page (from arrays: no copy of the graph).
+    COPY_GRAPH_UP_TO_EDGES edges, this process writes them all, graph.ttl while one spawned
+    worker lays out the page (from arrays: no copy of the graph), the others after it.
     """
     registered = formats()
     names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
@@ -158,8 +159,9 @@ def _patch_shared(name: str) -> None:
 
 
 def _write_beside_layout(registered: dict[str, Format], names: list[str], graph: nx.MultiDiGraph, folder: Path, options: dict) -> None:
-    """Write `names` here, the page last, while one worker computes the page's layout and
-    communities (kg.layout.place: the projection's arrays in, positions out).
+    """Write `names` here, the page last: BESIDE_LAYOUT while one worker computes the page's
+    layout and communities (kg.layout.place: the projection's arrays in, positions out), the
+    others after it has ended.
 
     The worker is spawned, not forked: a forked child shares this process's pages, and every page
     this process then writes to while it renders (each object it reads, through its reference
@@ -240,7 +242,8 @@ def write_file(path: Path, write: Callable[[TextIO], object]) -> None:
         os.fsync(handle.fileno())
 
 
-# The graph, folder, options and turns, set in the parent just before the workers fork and read by them; cleared after.
+# What forked writers read, set in the parent just before they fork and cleared after: [graph,
+# folder, options, turns] for write_all, [changes, folder, options] for patch_all.
 _SHARED: list = []
 
 

@@ -158,11 +158,6 @@ def _document(handle: TextIO, node_keys: dict, edge_keys: dict, nodes: Callable[
         store.text("\n")
 
 
-def graphml_keys(graph: nx.MultiDiGraph) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
-    """The node and edge attribute keys of `graph`'s document: name -> (key id, attr.type)."""
-    return _keys((data for _, data in graph.nodes(data=True)), "n"), _edge_keys(graph)
-
-
 def record_counts(record: tuple[dict, list]) -> Counter:
     """How many values of each (scope, attribute, type name) a node's record (kg.state.Record)
     gives the document: its attributes, and its edges' data and relation."""

@@ -34,7 +34,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
 from kg.cache import code_fingerprint
-from kg.fragments import CannotPatch, Fragments
+from kg.fragments import CannotPatch
 from kg.graph import evidence_of, sorted_edges
 from kg.layout import Placed, Projection, place, projection, projection_of
 from kg.model import ARTICLE, NODE_KINDS, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC

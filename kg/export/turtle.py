@@ -33,7 +33,7 @@ from kg.fragments import OutputPieces
 from kg.graph import evidence_of
 from kg.model import ARTICLE, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 from kg.normalize import has_cjk
-from kg.vocab import DEFAULT_BASE, KG, PREFIXES, SCHEMA, clean_literal, encode_segment, mint, mint_text
+from kg.vocab import DEFAULT_BASE, KG, PREFIXES, SCHEMA, clean_literal, encode_segment, mint_text
 
 if TYPE_CHECKING:
     from kg.delta import Changes
@@ -89,7 +89,7 @@ def node_iris(graph: nx.MultiDiGraph, base: str = DEFAULT_BASE) -> dict[str, ox.
     taken: set[str] = set()
     for node in sorted(graph.nodes):
         kind = graph.nodes[node]["kind"]
-        iri = str(mint(base, kind, node.split(":", 1)[1]))
+        iri = mint_text(base, kind, node.split(":", 1)[1])
         candidate, number = iri, 1
         while candidate in taken:
             number += 1
