@@ -13,7 +13,7 @@ import codecs
 import io
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -22,7 +22,7 @@ import orjson
 from lxml import etree
 
 from kg.fragments import OutputPieces
-from kg.graph import edge_count, edge_groups, sorted_edges, written
+from kg.graph import edge_groups, sorted_edges, written
 
 if TYPE_CHECKING:
     from kg.delta import Changes
@@ -56,15 +56,6 @@ def _type(kinds: set[type]) -> str:
     if kinds and kinds <= {int, float}:
         return "double"
     return "string"
-
-
-def _keys(items: Iterable[dict], prefix: str) -> dict[str, tuple[str, str]]:
-    """attribute name -> (key id, attr.type), names sorted."""
-    seen: dict[str, set[type]] = {}
-    for data in items:
-        for name, value in data.items():
-            seen.setdefault(name, set()).add(type(value))
-    return {name: (f"{prefix}{i}", _type(seen[name])) for i, name in enumerate(sorted(seen))}
 
 
 def render(graph: nx.MultiDiGraph, **_: object) -> str:
@@ -102,8 +93,7 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, fragments: Path | None = N
     of kg's code, the attribute keys and its data, and copied from the published file while that
     digest holds (see kg.fragments.OutputPieces).
     """
-    node_keys = _keys((data for _, data in graph.nodes(data=True)), "n")
-    edge_keys = _edge_keys(graph)
+    node_keys, edge_keys = keys_from_counts(graph_counts(graph))
 
     def nodes(store: OutputPieces) -> None:
         with store.section(NODES):
@@ -171,14 +161,27 @@ def record_counts(record: tuple[dict, list]) -> Counter:
 
 
 def graph_counts(graph: nx.MultiDiGraph) -> Counter:
-    """`record_counts` of every node of `graph`, added up."""
-    counts: Counter = Counter()
-    for node, attrs in graph._node.items():
-        counts.update(("n", name, type(value).__name__) for name, value in attrs.items())
-        for keyed in graph._succ[node].values():
+    """`record_counts` of every node of `graph`, added up (what graph.graphml's keys come from)."""
+    nodes: dict[tuple[str, type], int] = {}
+    edges: dict[tuple[str, type], int] = {}
+    relations = 0
+    for attrs in graph._node.values():
+        for name, value in attrs.items():
+            key = (name, type(value))
+            nodes[key] = nodes.get(key, 0) + 1
+    for targets in graph._succ.values():
+        for keyed in targets.values():
+            relations += len(keyed)
             for data in keyed.values():
-                counts["e", "relation", "str"] += 1
-                counts.update(("e", name, type(value).__name__) for name, value in data.items())
+                for name, value in data.items():
+                    key = (name, type(value))
+                    edges[key] = edges.get(key, 0) + 1
+    counts: Counter = Counter()
+    for scope, seen in (("n", nodes), ("e", edges)):
+        for (name, kind), n in seen.items():
+            counts[scope, name, kind.__name__] += n
+    if relations:
+        counts["e", "relation", "str"] += relations
     return counts
 
 
@@ -202,19 +205,6 @@ def _node_piece(node: str, data: dict, node_keys: dict[str, tuple[str, str]]) ->
 def _edges_piece(u: str, edges: list[tuple[str, str, dict]], edge_keys: dict[str, tuple[str, str]]) -> tuple:
     """(parts, make) of the edge elements of the source `u`."""
     return (lambda: (u, edges), lambda: _edges_text(u, edges, edge_keys))
-
-
-def _edge_keys(graph: nx.MultiDiGraph) -> dict[str, tuple[str, str]]:
-    """`_keys` of every edge's data and its relation, without making a dict per edge."""
-    seen: dict[str, set[type]] = {}
-    for _u, targets in graph.adjacency():
-        for keyed in targets.values():
-            for data in keyed.values():
-                for name, value in data.items():
-                    seen.setdefault(name, set()).add(type(value))
-    if edge_count(graph):
-        seen.setdefault("relation", set()).add(str)
-    return {name: (f"e{i}", _type(seen[name])) for i, name in enumerate(sorted(seen))}
 
 
 def _edges_text(u: str, edges: list[tuple[str, str, dict]], edge_keys: dict[str, tuple[str, str]]) -> str:
