@@ -40,6 +40,7 @@ from kg.processes import collector_paused
 CACHE_FOLDER = ".kg-cache"
 CACHE_FILE = "extractions.sqlite"
 NOTES_FILE = "notes.sqlite"  # each note as read (see NoteCache)
+_STORE_ROW = "INSERT OR REPLACE INTO note_extraction (path, key, value, checksum, summary) VALUES (?, ?, ?, ?, ?)"  # one note's row, as `_row` makes it
 LEXICON_FILE = "lexicon.pickle"  # the discovery word lists, built once per code and dictionary version
 DICTIONARY_FILE = "dictionary.pickle"  # the dictionary as parsed (see kept_dictionary)
 WORDS_FILE = "words.pickle"  # the tokenizer's word table, likewise (see WordTable)
@@ -147,7 +148,7 @@ class ExtractionCache:
                 gone = [(path,) for path in stored if path not in keep]
                 db.executemany("DELETE FROM note_extraction WHERE path = ?", gone)
                 db.executemany(  # pickled one row at a time: all at once, a cold 50,000-note build's are hundreds of MB
-                    "INSERT OR REPLACE INTO note_extraction (path, key, value, checksum, summary) VALUES (?, ?, ?, ?, ?)",
+                    _STORE_ROW,
                     (_row(path, *fresh[path]) for path in sorted(fresh)),
                 )
             self.stats.pruned = len(gone)
@@ -333,7 +334,7 @@ class StoredExtractions:
         if self.db is None or not self.pending:
             return
         try:
-            self.db.executemany("INSERT OR REPLACE INTO note_extraction (path, key, value, checksum, summary) VALUES (?, ?, ?, ?, ?)", self.pending)
+            self.db.executemany(_STORE_ROW, self.pending)
             self.db.commit()
         except sqlite3.Error as exc:
             for path, _key, value, _checksum, _summary in self.pending:

@@ -190,8 +190,7 @@ class WarmWorker:
         if self.pool is None:
             if meanwhile is not None:
                 meanwhile()
-            matcher = self.matcher() if notes else None
-            return {note.path: extract(note, matcher) for note in notes}
+            return dict(extract_chunk(notes, self.matcher())) if notes else {}
         running = [self.pool.submit(_worker_chunk, chunk) for chunk in chunks(notes, MAX_CHUNK)]
         if meanwhile is not None:
             meanwhile()
@@ -202,8 +201,14 @@ class WarmWorker:
 
 
 def _warm_up() -> None:
-    _WORKER_MATCHER[:] = [_WORKER_FACTORY[0]()]
-    _WORKER_MATCHER[0].tokenizer  # noqa: B018 - made now, not when the first note comes
+    _worker_matcher().tokenizer  # noqa: B018 - made now, not when the first note comes
+
+
+def _worker_matcher() -> Matcher:
+    """This worker's matcher, made from _WORKER_FACTORY the first time."""
+    if not _WORKER_MATCHER:
+        _WORKER_MATCHER[:] = [_WORKER_FACTORY[0]()]
+    return _WORKER_MATCHER[0]
 
 
 def extract_chunk(notes: Sequence[Note], matcher: Matcher) -> list[tuple[str, Extraction]]:
@@ -272,9 +277,7 @@ def _start_worker(dictionary: Dictionary, lexicon: Lexicon | None = None, words:
 
 
 def _worker_chunk(notes: list[Note], bodies: NoteBodies | None = None) -> list[tuple[str, Extraction]]:
-    if not _WORKER_MATCHER:
-        _WORKER_MATCHER[:] = [_WORKER_FACTORY[0]()]
-    return extract_chunk(bodies.fill(notes) if bodies is not None else notes, _WORKER_MATCHER[0])
+    return extract_chunk(bodies.fill(notes) if bodies is not None else notes, _worker_matcher())
 
 
 def _extractor_died(exc: Exception) -> ExtractionError:
