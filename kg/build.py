@@ -167,14 +167,15 @@ def build_vault(
     return result
 
 
-def _patch_outputs(folder: Path, *, jobs: int) -> Callable[[Changes, Path, list[Problem]], list[Path]]:
-    """How kg.delta writes its outputs: each format patched into a staging folder, then published."""
+def _patch_outputs(folder: Path, *, jobs: int) -> Callable[[Changes, Path, list[Problem], Callable[[], object]], list[Path]]:
+    """How kg.delta writes its outputs: each format patched into a staging folder, then published;
+    `meanwhile` runs once the files this process writes are written (see patch_all)."""
 
-    def write(changes: Changes, out: Path, problems: list[Problem]) -> list[Path]:
+    def write(changes: Changes, out: Path, problems: list[Problem], meanwhile: Callable[[], object]) -> list[Path]:
         report = report_json(problems)
 
         def produce(staging: Path) -> list[str]:
-            names = patch_all(changes, staging, fragments=folder, published=out, jobs=jobs)
+            names = patch_all(changes, staging, fragments=folder, published=out, jobs=jobs, meanwhile=meanwhile)
             write_file(staging / "report.json", lambda handle: handle.write(report))
             return [*names, "report.json"]
 

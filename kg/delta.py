@@ -163,12 +163,13 @@ def build_changes(
     options: dict,
     jobs: int,
     code: str,
-    write: Callable[[Changes, Path, list[Problem]], list[Path]],
+    write: Callable[[Changes, Path, list[Problem], Callable[[], object]], list[Path]],
     progress: Callable[[int, int], None] | None = None,
 ) -> Outcome | None:
     """The build of `vault` into `out` as a delta of the last one, or None when the state cannot
     serve (missing, or the fingerprint or an output changed). Raises Fallback when the change
-    needs a whole build. `write(changes, staging...)` writes the outputs (kg.build's publish)."""
+    needs a whole build. `write(changes, out, problems, meanwhile)` writes the outputs (kg.build's
+publish), running `meanwhile` (the state's records saved) while it waits for the page."""
     state = BuildState(folder)
     sealed = state.sealed()
     if sealed is None or options.get("max_nodes") is not None:
@@ -244,9 +245,8 @@ def build_changes(
     # 5. outputs and state
     changes = plan.changes(records)
     changes.page = page[0] if page else None
-    state.forget()
-    files = write(changes, out, problems)
-    state.save_changes(records, known_now)
+    state.forget()  # from here until sealed, the state vouches for no outputs: its records may be saved before they are published
+    files = write(changes, out, problems, lambda: state.save_changes(records, known_now))
     state.seal(print_, {path.name: output_stamp(path) for path in files})
     parsed.save_changes(gone=sorted(found.gone))
     return Outcome(notes=list(known_now.notes.values()), problems=problems, counts=dict(known_now.counts), files=files, cache=store.stats, changed=len(changed))

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -250,26 +251,73 @@ def _pack(nodes: list[str], pos: np.ndarray, comp: np.ndarray, components: list[
     return result
 
 
-# node -> position, node -> community
-Placed = tuple[dict[str, tuple[float, float]], dict[str, int]]
+Positions = dict[str, tuple[float, float]]  # node -> (x, y)
+Placed = tuple[Positions, dict[str, int]]  # positions, node -> community
 
 
 def place(simple: Projection, fragments: Path | None) -> Placed:
     """force_layout(simple) and communities(simple), from the cache folder `fragments` when they
     were computed for this very input. Reads no graph: on big graphs kg.export runs it in a
     spawned worker, beside the build process's writers."""
+    with placing(simple, fragments) as (positions, grouped):
+        return positions(), grouped
+
+
+@contextmanager
+def placing(simple: Projection, fragments: Path | None, *, fork: bool = False) -> Iterator[tuple[Callable[[], Positions], dict[str, int]]]:
+    """`place`, the layout maybe still under way in the block: (a function that gives the positions,
+    waiting for them if need be; the communities).
+
+    With `fork`, when the two are not kept and this process can fork, a forked worker lays out
+    while this process groups the communities and goes on with the block until it needs the
+    positions (kg.export.html writes most of its page meanwhile: a delta build's new note waits
+    on the layout). They are kept when the block ends well."""
+    import multiprocessing
+    import os
+
     import orjson
 
+    from kg.errors import ExportError
     from kg.fragments import Fragments
+    from kg.processes import can_fork, follow_parent, frozen_heap, worker_pool
+
+    def parsed(text: str) -> Placed:
+        kept = orjson.loads(text)
+        return {node: (x, y) for node, (x, y) in kept["positions"].items()}, kept["communities"]
+
+    def died(exc: Exception) -> ExportError:
+        return ExportError(f"a worker process died while laying out the page ({exc})")
 
     store = Fragments(fragments, "layout").open()
-    kept = store.piece(
-        lambda: (simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes()),
-        lambda: _placed_json(simple),
-    )
-    store.close()
-    kept = orjson.loads(kept)
-    return {node: (x, y) for node, (x, y) in kept["positions"].items()}, kept["communities"]
+    try:
+        key = store.key(simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes()) if store.db is not None else None
+        text = store.get(key) if key is not None else None
+        if text is None and fork and can_fork():
+            _LAYING[:] = [simple]
+            try:
+                with frozen_heap(), worker_pool(1, multiprocessing.get_context("fork"), follow_parent, (os.getpid(),), died=died) as pool:
+                    laying = pool.submit(_force_layout_shared)
+                    grouped = communities(simple)
+                    made: list[Positions] = []
+
+                    def positions() -> Positions:
+                        if not made:  # through the same text as when kept: the same floats
+                            made.append(parsed(orjson.dumps({"positions": laying.result(), "communities": grouped}).decode("utf-8"))[0])
+                        return made[0]
+
+                    yield positions, grouped
+                    text = orjson.dumps({"positions": positions(), "communities": grouped}).decode("utf-8")
+            finally:
+                _LAYING.clear()
+        else:
+            if text is None:
+                text = _placed_json(simple)
+            placed = parsed(text)
+            yield (lambda: placed[0]), placed[1]
+        if key is not None:
+            store.put(key, text)
+    finally:
+        store.close()
 
 
 def _placed_json(simple: Projection) -> str:
@@ -277,6 +325,14 @@ def _placed_json(simple: Projection) -> str:
 
     grouped = communities(simple)  # first: igraph's working memory comes and goes before the layout's positions are held
     return orjson.dumps({"positions": force_layout(simple), "communities": grouped}).decode("utf-8")
+
+
+# [projection] for the worker `placing` forks (set just before, cleared after).
+_LAYING: list = []
+
+
+def _force_layout_shared() -> Positions:
+    return force_layout(_LAYING[0])
 
 
 def place_in_worker(simple: Projection, fragments: Path | None) -> Placed:

@@ -282,13 +282,19 @@ def test_resolving_from_summaries_gives_what_resolving_the_extractions_gives(vau
 
 @pytest.mark.parametrize("change", ["prose naming new names", "a new article"])
 def test_forked_workers_make_the_same_delta(vault, tmp_path, change):
-    """With --jobs 2 a warm forked worker extracts and another writes the page: the same bytes."""
+    """With --jobs 2 a warm forked worker extracts and another writes the page (laying it out again
+    while its own forked worker groups the communities and keeps the page's model): the same
+    bytes, and a model the next delta can use."""
     out = tmp_path / "out"
     build_vault(vault, out, jobs=2, reuse_outputs=True)
     DELTAS[change](vault)
     result = build_vault(vault, out, jobs=2, reuse_outputs=True)
     assert result.changed == 1, result.fallback
     assert read_outputs(out) == whole(vault, tmp_path / "whole")
+    _links(vault)
+    result = build_vault(vault, out, jobs=2, reuse_outputs=True)
+    assert result.changed == 1, result.fallback
+    assert read_outputs(out) == whole(vault, tmp_path / "whole again")
 
 
 def test_the_cli_says_when_it_made_only_what_changed(vault, tmp_path):

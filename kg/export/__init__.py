@@ -120,17 +120,18 @@ def write_all(graph: nx.MultiDiGraph, folder: Path, *, jobs: int = 1, fragments:
     return [registered[name].filename for name in registered]
 
 
-def patch_all(changes: Changes, folder: Path, *, fragments: Path, published: Path, jobs: int = 1) -> list[str]:
+def patch_all(changes: Changes, folder: Path, *, fragments: Path, published: Path, jobs: int = 1, meanwhile: Callable[[], object] | None = None) -> list[str]:
     """Write every registered format into `folder` after kg.delta's `changes`, each from its file as
     published (raises kg.fragments.CannotPatch when one cannot be); their file names. With `jobs`
     > 1, a forked worker writes the page (the longest: it is written whole) while this process
-    patches the others."""
+    patches the others, then runs `meanwhile` (the caller's own work, such as saving its state),
+    then waits for the page."""
     registered = formats()
     names = [name for name in _WRITE_ORDER if name in registered] + sorted(set(registered) - set(_WRITE_ORDER))
     for name in names:
         if registered[name].patch is None:
             raise CannotPatch(f"{registered[name].filename}: this format cannot be patched")
-    options = {"fragments": fragments, "published": published}
+    options = {"fragments": fragments, "published": published, "jobs": jobs}
     if jobs > 1 and can_fork() and "html" in names:
         _SHARED[:] = [changes, folder, options]
         try:
@@ -139,12 +140,16 @@ def patch_all(changes: Changes, folder: Path, *, fragments: Path, published: Pat
                 for name in names:
                     if name != "html":
                         _patch(registered[name], changes, folder, options)
+                if meanwhile is not None:
+                    meanwhile()
                 page.result()
         finally:
             _SHARED.clear()
     else:
         for name in names:
             _patch(registered[name], changes, folder, options)
+        if meanwhile is not None:
+            meanwhile()
     return [fmt.filename for fmt in registered.values()]
 
 

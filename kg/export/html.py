@@ -36,7 +36,7 @@ from markupsafe import Markup
 from kg.cache import code_fingerprint
 from kg.fragments import CannotPatch
 from kg.graph import evidence_of, sorted_edges
-from kg.layout import Placed, Projection, place, projection, projection_of
+from kg.layout import Placed, Positions, Projection, place, placing, projection, projection_of
 from kg.model import ARTICLE, NODE_KINDS, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 
 if TYPE_CHECKING:
@@ -137,13 +137,14 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
         for node in sorted(view.nodes):
             yield node, page_node(node, view.nodes[node], ((v, key, data) for _u, v, key, data in sorted_edges(view, sources=[node])))
 
-    _write_page(handle, pages, positions, community, total=len(graph), left_out=left_out, max_nodes=max_nodes, model=model, simple=drawn.simple)
+    _write_page(handle, pages, lambda: positions, community, total=len(graph), left_out=left_out, max_nodes=max_nodes, model=model, simple=drawn.simple)
 
 
-def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, **_: object) -> None:
+def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, jobs: int = 1, **_: object) -> None:
     """The page after `changes` (see kg.delta): the page's model as the last build kept it
     (`changes.page`, or read here), with the nodes `changes` names made again and removed ones
-    dropped, laid out again only if its links changed. Raises CannotPatch when no model was kept."""
+    dropped, laid out again only if its links changed (with `jobs` > 1, in a forked worker while
+    this process writes the rest, see kg.layout.placing). Raises CannotPatch when no model was kept."""
     kept = changes.page if changes.page is not None else (PageModel(fragments).load() if fragments is not None else None)
     if kept is None:
         raise CannotPatch(f"{fragments}: the page's model is missing or was made by other code")
@@ -160,7 +161,12 @@ def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, **
     order = sorted(pages)
     if not same_links or simple is None:
         simple = projection_of(order, ((u, item[0], item[1]) for u in order for item in pages[u][2]))
-    _write_page(handle, lambda: ((node, pages[node]) for node in order), *place(simple, fragments), total=len(order), left_out={}, max_nodes=None, model=PageModel(fragments) if fragments is not None else None, simple=simple)
+    model = PageModel(fragments) if fragments is not None else None
+    with placing(simple, fragments, fork=jobs > 1) as (positions, community):
+        # While the page is laid out again, if it is: the model is kept, and the page written up to its nodes' positions.
+        if model is not None:
+            model.save(((node, pages[node]) for node in order), simple)
+        _write_page(handle, lambda: ((node, pages[node]) for node in order), positions, community, total=len(order), left_out={}, max_nodes=None, model=None)
 
 
 def _links(page: PageNode) -> set[tuple[str, str]]:
@@ -196,7 +202,7 @@ def page_node(node: str, data: dict, out: Iterable[tuple[str, str, dict]]) -> Pa
 def _write_page(
     handle: TextIO,
     pages: Callable[[], Iterator[tuple[str, PageNode]]],
-    positions: dict[str, tuple[float, float]],
+    positions: Callable[[], Positions],
     community: dict[str, int],
     *,
     total: int,
@@ -206,8 +212,9 @@ def _write_page(
     simple: Projection | None = None,
 ) -> None:
     """The page of the nodes `pages()` gives (each time it is called: the same, in sorted order);
-    `model`, when given, keeps them and their projection `simple`."""
-    vis_nodes: list[dict] = []  # what pyvis's Network.nodes holds for its page: vis-network's node objects
+    `model`, when given, keeps them and their projection `simple`. `positions()` is called when
+    the page reaches its nodes, after the rest of its data (the layout may be under way till then)."""
+    looks: list[dict] = []
     order: list[str] = []
     details = []
     pairs = []  # (source, target, weight) of co-mentions
@@ -215,8 +222,7 @@ def _write_page(
     with model.writing(simple) if model is not None else nullcontext() as keep:
         for node, (look, detail, drawn, co) in pages():
             order.append(node)
-            x, y = positions[node]
-            vis_nodes.append({**look, "x": round(x * PIXELS_PER_UNIT, 1), "y": round(y * PIXELS_PER_UNIT, 1)})
+            looks.append(look)
             details.append({**detail, "community": community.get(node, 0)})
             edges_drawn += len(drawn)
             pairs.extend((node, v, weight) for v, weight in co)
@@ -231,6 +237,12 @@ def _write_page(
     for c in community.values():
         sizes[c] = sizes.get(c, 0) + 1
     palette = [COMMUNITY_COLOURS[c % len(COMMUNITY_COLOURS)] if sizes[c] >= 3 else SMALL_COMMUNITY for c in sorted(sizes)]
+
+    def vis_nodes() -> Iterator[dict]:  # what pyvis's Network.nodes holds for its page: vis-network's node objects
+        at = positions()
+        for node, look in zip(order, looks):
+            x, y = at[node]
+            yield {**look, "x": round(x * PIXELS_PER_UNIT, 1), "y": round(y * PIXELS_PER_UNIT, 1)}
 
     def drawn_edges() -> Iterator[list]:  # made as the page is written
         for node, (_look, _detail, drawn, _co) in pages():
@@ -250,7 +262,7 @@ def _write_page(
     # The page's biggest parts go out as JSON a few thousand items at a time: whole, at 50,000
     # notes, each would be one string of hundreds of MB (twice, while escaped).
     page = env.get_template("graph.html").generate(
-        nodes=_json_chunks(env, vis_nodes),
+        nodes=_json_chunks(env, vis_nodes()),
         kg_data=_json_chunks(env, kg_data),
         edge_looks={rel: [colour, dashes if dashed else False, arrow] for rel, (colour, dashes, arrow) in EDGE_STYLE.items()},
         vis_options=vis_options,
@@ -429,6 +441,12 @@ class PageModel:
             if handle is not None:
                 handle.close()
             temporary.unlink(missing_ok=True)
+
+    def save(self, pages: Iterable[tuple[str, PageNode]], simple: Projection | None) -> None:
+        """Keep `pages` ((node, PageNode), in order) and their projection `simple`, as `writing` does."""
+        with self.writing(simple) as keep:
+            for node, page in pages:
+                keep(node, page)
 
     def load(self) -> tuple[dict[str, PageNode], Projection | None] | None:
         """(node -> PageNode, the page's projection when kept) as kept, or None when there is
