@@ -14,11 +14,15 @@ Prints, for VAULT (copied first into a scratch folder, so the vault itself is ne
                speed varies from run to run); then as many edits whose paragraph names nothing
                (no new link: the page keeps its layout)
   one new      a rebuild after one note is added
+  --watch      `kg build --watch` left running: one note added, then --edits edits naming nothing,
+               each timed from the file's write to the rebuild's summary line
   peak memory  the largest total PSS of the build's process tree (parent + workers), sampled every
                100 ms: each process's own pages plus its share of pages it shares, so memory a
                forked worker still shares with its parent is counted once, not once per process
 and notes/s, characters/s and cold / floor. Every figure is wall time of a fresh `python` process,
-imports included, for kg and for the floor alike. With verification (default) it also builds the
+imports included, for kg and for the floor alike. kg's modules are compiled to bytecode first, as
+`pip install` does (a checkout whose environment sets PYTHONDONTWRITEBYTECODE would otherwise
+compile each changed module again in every run). With verification (default) it also builds the
 edited vault clean (--no-cache) and checks the incremental outputs are byte-identical.
 `--stages` adds a per-stage breakdown (read, dictionary, extract, graph, each format, write).
 """
@@ -133,6 +137,65 @@ def kg_build(vault: Path, out: Path, *extra: str) -> dict:
     return {"seconds": seconds, "peak_rss": peak}
 
 
+def watch_rebuilds(vault: Path, out: Path, jobs_args: list[str], *, edits: int, first_edit: int) -> dict:
+    """`kg build --watch` on `vault` (built into `out` before): wall seconds from writing a file
+    to the rebuild's summary line, for one note added and for `edits` edits naming nothing (the
+    median and each run), and the watching process tree's memory (PSS) after them."""
+    import queue
+    import signal
+    import threading
+
+    process = psutil.Popen([sys.executable, "-m", "kg", "build", str(vault), "-o", str(out), "--watch", *jobs_args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+
+    said: list[str] = []
+
+    def read(name: str, stream) -> None:  # noqa: ANN001 - a text stream
+        for line in stream:
+            said.append(line.rstrip("\n"))
+            lines.put((name, time.perf_counter(), line.rstrip("\n")))
+
+    for name, stream in (("out", process.stdout), ("err", process.stderr)):
+        threading.Thread(target=read, args=(name, stream), daemon=True).start()
+
+    def next_line(stream: str, containing: str) -> float:
+        while True:
+            try:
+                name, at, line = lines.get(timeout=600)
+            except queue.Empty:
+                process.kill()
+                raise SystemExit(f"kg build --watch: no line with {containing!r} in 600 s") from None
+            if name == "err" and line.startswith("kg: error"):
+                process.kill()
+                raise SystemExit(f"kg build --watch: {line}")
+            if name == stream and containing in line:
+                return at
+
+    def timed(change) -> float:  # noqa: ANN001 - a function that changes the vault
+        time.sleep(2.5)  # as between one-shot builds: the last build's reads are 2 s old (see kg.delta's racy stats)
+        started = time.perf_counter()
+        change()
+        return next_line("out", "notes read") - started
+
+    try:
+        next_line("err", "watching")
+        new = timed(lambda: add_one(vault, "基准测试监视新增笔记"))
+        runs = [timed(lambda number=number: edit_one(vault, number, naming=False)) for number in range(first_edit, first_edit + edits)]
+        tree = [process, *process.children(recursive=True)]
+        memory = sum(_memory(p) for p in tree)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=120)
+        except psutil.TimeoutExpired:
+            raise SystemExit(f"kg build --watch did not end on Ctrl-C; it said: {said[-8:]}; its processes: {[(p.pid, p.status(), p.cmdline()[-3:]) for p in [process, *process.children(recursive=True)]]}") from None
+        if process.returncode != 0:
+            raise SystemExit(f"kg build --watch exited {process.returncode} on Ctrl-C; it said: {said[-8:]}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return {"one_new": new, "one_edit_prose": sorted(runs)[len(runs) // 2], "runs": runs, "pss": memory}
+
+
 def same_outputs(left: Path, right: Path) -> bool:
     return all(filecmp.cmp(left / name, right / name, shallow=False) for name in OUTPUTS)
 
@@ -158,9 +221,9 @@ def edit_one(vault: Path, number: int = 1, *, naming: bool = True) -> Path:
     return note
 
 
-def add_one(vault: Path) -> Path:
-    note = vault / "基准测试新增笔记.md"
-    note.write_text("---\n标题: 基准测试新增笔记\n发布日期: 2025-01-01\n作者: 测试\n---\n\n新增一篇提到 Claude 的笔记。[[AI]]\n", encoding="utf-8")
+def add_one(vault: Path, name: str = "基准测试新增笔记") -> Path:
+    note = vault / f"{name}.md"
+    note.write_text(f"---\n标题: {name}\n发布日期: 2025-01-01\n作者: 测试\n---\n\n新增一篇提到 Claude 的笔记。[[AI]]\n", encoding="utf-8")
     return note
 
 
@@ -183,6 +246,7 @@ def main() -> None:
     if args.stages_only:
         print(json.dumps(stages(args.vault, args.stages_only, args.jobs)))
         return
+    compile_kg()
     scratch = Path(tempfile.mkdtemp(prefix="kg-bench-", dir=args.work))
     if args.cold_only:
         try:
@@ -200,6 +264,15 @@ def main() -> None:
     show(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def compile_kg() -> None:
+    """Bytecode for kg's modules, as an installed kg has (see the module's docstring)."""
+    import compileall
+
+    import kg
+
+    compileall.compile_dir(Path(kg.__file__).parent, quiet=1)
 
 
 def measure(source: Path, scratch: Path, *, jobs: int | None, verify: bool, with_stages: bool, edits: int = 3) -> dict:
@@ -220,6 +293,7 @@ def measure(source: Path, scratch: Path, *, jobs: int | None, verify: bool, with
         figures[key] = {**middle, "note": edited.relative_to(vault).as_posix(), "runs": [r["seconds"] for r in runs]}
     add_one(vault)
     figures["one_new"] = kg_build(vault, out, *jobs_args)
+    figures["watch"] = watch_rebuilds(vault, out, jobs_args, edits=edits, first_edit=2 * edits + 1)
     if verify:
         clean = scratch / "clean"
         kg_build(vault, clean, "--no-cache", *jobs_args)
@@ -236,6 +310,8 @@ def measure(source: Path, scratch: Path, *, jobs: int | None, verify: bool, with
     figures["edit_over_cold"] = figures["one_edit"]["seconds"] / cold
     figures["prose_edit_over_cold"] = figures["one_edit_prose"]["seconds"] / cold
     figures["new_over_cold"] = figures["one_new"]["seconds"] / cold
+    figures["watch_new_over_cold"] = figures["watch"]["one_new"] / cold
+    figures["watch_edit_over_cold"] = figures["watch"]["one_edit_prose"] / cold
     return figures
 
 
@@ -247,8 +323,10 @@ def show(f: dict) -> None:
         runs = f[key].get("runs", [])
         each = f"  (median of {', '.join(f'{s:.2f}' for s in runs)})" if len(runs) > 1 else ""
         print(f"  {label:<17} {f[key]['seconds']:7.2f} s  peak {f[key]['peak_rss'] / mib:6.0f} MiB (PSS){each}")
+    w = f["watch"]
+    print(f"  with --watch        one new {w['one_new']:.2f} s, one edit naming nothing {w['one_edit_prose']:.2f} s (median of {', '.join(f'{s:.2f}' for s in w['runs'])}), from the write to the rebuild's summary; the watching processes hold {w['pss'] / mib:.0f} MiB (PSS)")
     print(f"  cold: {f['notes_per_s']:.0f} notes/s, {f['chars_per_s']:,.0f} characters/s; cold / floor = {f['cold_over_floor']:.2f}")
-    print(f"  of cold: one edit {f['edit_over_cold']:.3f} (naming nothing {f['prose_edit_over_cold']:.3f}), one new note {f['new_over_cold']:.3f}")
+    print(f"  of cold: one edit {f['edit_over_cold']:.3f} (naming nothing {f['prose_edit_over_cold']:.3f}), one new note {f['new_over_cold']:.3f}; with --watch: one new note {f['watch_new_over_cold']:.3f}, one edit {f['watch_edit_over_cold']:.3f}")
     if "incremental_identical_to_clean" in f:
         print(f"  incremental outputs identical to a clean build: {'yes' if f['incremental_identical_to_clean'] else 'NO'}")
     stages = f.get("stages", {})

@@ -20,7 +20,7 @@ from pathlib import Path
 import networkx as nx
 
 from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache, NoteCache, code_fingerprint, kept_dictionary
-from kg.delta import Changes, Fallback, build_changes, fingerprint, output_stamp
+from kg.delta import Changes, Fallback, build_changes, fingerprint, hold_matcher, output_stamp
 from kg.dictionary import load_dictionary
 from kg.errors import ExportError, VaultError
 from kg.export import formats, patch_all, write_all, write_file
@@ -83,6 +83,7 @@ def build_vault(
     cache: bool = True,
     cache_dir: Path | None = None,
     reuse_outputs: bool = False,
+    resident: bool = False,
 ) -> BuildResult:
     """Build every output of `vault` into `out`; raise VaultError when nothing can be built.
 
@@ -96,6 +97,10 @@ def build_vault(
     left them, it writes nothing, `unchanged` set. Either way there is no graph in the result (the
     CLI does this; library callers get a graph unless they ask); when the change needs a whole
     build (`fallback` says why), the result has the graph as any whole build's has.
+
+    `resident` (kg.watch: a process that builds again and again) keeps the extraction's matcher in
+    this process once a build is done (the first time: a few tenths of a second after it), for the
+    next build's changed notes.
     """
     started = time.perf_counter()
     vault, out = Path(vault), Path(out)
@@ -106,7 +111,7 @@ def build_vault(
     if cache and reuse_outputs and not scheduler:
         try:
             with collector_paused():  # it loads and makes lasting objects by the million, and leaves no cyclic garbage
-                outcome = build_changes(vault, out, folder, dictionaries=tuple(dictionaries), options=options, jobs=jobs or default_jobs(), code=code, write=_patch_outputs(folder, jobs=jobs or default_jobs()), progress=progress)
+                outcome = build_changes(vault, out, folder, dictionaries=tuple(dictionaries), options=options, jobs=jobs or default_jobs(), code=code, write=_patch_outputs(folder, jobs=jobs or default_jobs()), progress=progress, resident=resident)
         except (Fallback, CannotPatch) as exc:
             outcome, fallback, notices = None, str(exc), getattr(exc, "notices", ())
         if outcome is not None:
@@ -114,6 +119,8 @@ def build_vault(
             if outcome.unchanged:
                 _remove_stale_staging(out)  # what a killed build left, as a full build would
             result.seconds = time.perf_counter() - started
+            if resident:
+                hold_matcher(folder, tuple(dictionaries), code)
             return result
     read_at = time.time_ns()
     parsed = NoteCache(folder, code=code) if cache else None
@@ -164,6 +171,8 @@ def build_vault(
         if state.save_whole(graph, known):
             state.seal(fingerprint(vault, out, tuple(dictionaries), options, code=code), {path.name: output_stamp(path) for path in result.files})
     result.seconds = time.perf_counter() - started
+    if resident and cache:
+        hold_matcher(folder, tuple(dictionaries), code)
     return result
 
 

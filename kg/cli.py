@@ -4,6 +4,7 @@ Exit codes: 0 built (warnings allowed); 1 built, but with problems and --strict 
 2 bad usage or a bad query; 3 nothing could be built (missing or empty vault, bad dictionary);
 4 outputs could not be written; 5 a triple store refused or could not be reached;
 6 the output does not conform to the SHACL shapes; 130 interrupted (Ctrl-C), outputs left whole.
+`build --watch` ends with 0 when Ctrl-C comes between builds (130 during one).
 """
 
 from __future__ import annotations
@@ -57,27 +58,106 @@ def cli() -> None:
 @click.option("--no-cache", is_flag=True, help="Extract every note again; do not read or write OUT/.kg-cache.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Keep the extraction cache here  [default: OUT/.kg-cache]")
 @click.option("--max-nodes", type=click.IntRange(min=1), default=None, help="Draw at most N nodes in graph.html (the best connected); the page says what was left out.")
+@click.option("--watch", is_flag=True, help="After the build, build again whenever a note changes (only what changed), until Ctrl-C.")
 def build(
     vault: Path, out: Path, dictionaries: tuple[Path, ...], strict: bool, quiet: bool,
-    jobs: int | None, scheduler: str | None, no_cache: bool, cache_dir: Path | None, max_nodes: int | None,
+    jobs: int | None, scheduler: str | None, no_cache: bool, cache_dir: Path | None, max_nodes: int | None, watch: bool,
 ) -> None:
     """Read VAULT (default: seeds) and write graph.ttl, graph.html, graph.json, graph.graphml, report.json to OUT."""
-    from kg.build import build_vault, problem_order
+    from kg.build import build_vault
     from kg.progress import progress_bar
 
-    try:
-        with progress_bar(enabled=not quiet) as progress:
+    def run(progress: bool) -> None:
+        with progress_bar(enabled=progress and not quiet) as bar:
             result = build_vault(
-                vault, out, dictionaries=dictionaries, progress=progress,
+                vault, out, dictionaries=dictionaries, progress=bar,
                 jobs=jobs, scheduler=scheduler, cache=not no_cache, cache_dir=cache_dir,
-                options={"max_nodes": max_nodes}, reuse_outputs=not no_cache,
+                options={"max_nodes": max_nodes}, reuse_outputs=not no_cache, resident=watch,
             )
-    except KgError as error:
-        fail(error)
-        return
+        _report(result, out, quiet=quiet)
+        if strict and not watch and any(p.level != "info" for p in result.problems):
+            sys.exit(EXIT_PROBLEMS)
+
+    def first() -> None:
+        try:
+            run(progress=True)
+        except KgError as error:
+            fail(error)
+        except KeyboardInterrupt:
+            _interrupted(out)
+
+    if watch:
+        _watch(vault, out, dictionaries, cache_dir, first, run, quiet=quiet)
+    else:
+        first()
+
+
+def _interrupted(out: Path) -> None:
+    click.echo(f"kg: interrupted; {out} holds whole outputs of the last finished build, nothing half-written", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+def _watch(vault: Path, out: Path, dictionaries: tuple[Path, ...], cache_dir: Path | None, first, run, *, quiet: bool) -> None:  # noqa: ANN001 - build's own functions
+    """`build --watch`: the `first` build as without --watch (an error ends it), then each
+    rebuild's lines as a build's; an error in a rebuild is printed and the watching goes on (the
+    outputs stay the last good build's).
+
+    Ctrl-C during a build interrupts it as it would any build (exit 130). Between builds it asks
+    the watching to stop (watchfiles looks every 50 ms) and the command ends with 0; a second
+    Ctrl-C, should that take long, interrupts whatever runs."""
+    import signal
+    import threading
+
+    from kg.watch import watch
+
+    stop = threading.Event()
+    building = interrupted_build = False
+
+    def on_interrupt(_signum: int, _frame: object) -> None:
+        nonlocal interrupted_build
+        if building or stop.is_set():
+            interrupted_build = building
+            raise KeyboardInterrupt
+        stop.set()
+
+    def building_(work) -> None:  # noqa: ANN001 - a function
+        nonlocal building
+        building = True
+        try:
+            work()
+        finally:
+            building = False
+
+    def rebuild() -> None:
+        try:
+            building_(lambda: run(progress=False))
+        except KgError as error:
+            for problem in getattr(error, "problems", ()):
+                click.echo(problem.line(), err=True)
+            click.echo(f"kg: error: {error}", err=True)
+
+    def first_then_say() -> None:
+        building_(first)
+        if not quiet:
+            click.echo(f"kg: watching {vault} (Ctrl-C to stop)", err=True)
+
+    if not vault.is_dir():
+        first()  # says what is wrong with the vault, as a build does
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        watch(vault, watched=dictionaries, ignored=[out, *([cache_dir] if cache_dir else [])], first=first_then_say, rebuild=rebuild, stop=stop)
     except KeyboardInterrupt:
-        click.echo(f"kg: interrupted; {out} holds whole outputs of the last finished build, nothing half-written", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        if interrupted_build:
+            _interrupted(out)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if not quiet:
+        click.echo("kg: stopped watching", err=True)
+
+
+def _report(result, out: Path, *, quiet: bool) -> None:  # noqa: ANN001 - a kg.build.BuildResult
+    from kg.build import problem_order
+
     for notice in result.cache.notices if result.cache else ():
         click.echo(f"kg: cache: {notice}", err=True)
     for problem in sorted(result.problems, key=problem_order):
@@ -91,8 +171,6 @@ def build(
             + (" (nothing changed since the last build: outputs kept)" if result.unchanged else "")
             + (f" ({result.changed} note{' has' if result.changed == 1 else 's have'} changed: only what that changes was made again)" if result.changed else "")
         )
-    if strict and any(p.level != "info" for p in result.problems):
-        sys.exit(EXIT_PROBLEMS)
 
 
 # --- query, push, validate: work on the output folder of a previous build -------------------------

@@ -165,10 +165,13 @@ def build_changes(
     code: str,
     write: Callable[[Changes, Path, list[Problem], Callable[[], object]], list[Path]],
     progress: Callable[[int, int], None] | None = None,
+    resident: bool = False,
 ) -> Outcome | None:
     """The build of `vault` into `out` as a delta of the last one, or None when the state cannot
     serve (missing, or the fingerprint or an output changed). Raises Fallback when the change
-    needs a whole build. `write(changes, out, problems, meanwhile)` writes the outputs (kg.build's
+    needs a whole build. `resident` (a process that builds again and again, see kg.watch): the
+    changed notes are extracted here with the matcher `hold_matcher` keeps, when it has one for
+    this cache folder, dictionary and code. `write(changes, out, problems, meanwhile)` writes the outputs (kg.build's
 publish), running `meanwhile` (the state's records saved) while it waits for the page."""
     state = BuildState(folder)
     sealed = state.sealed()
@@ -182,10 +185,10 @@ publish), running `meanwhile` (the state's records saved) while it waits for the
     if known is None or known.extra.get("collisions"):
         return None
     store = ExtractionCache(folder, dictionary_digest=dictionary_digest(tuple(dictionaries)), code=code)
+    held = _HELD.get(_held_key(folder, dictionaries, code)) if resident else None
 
     def matcher() -> Matcher:
-        dictionary = kept_dictionary(folder, tuple(dictionaries), code=code)
-        return build_matcher(dictionary, store.lexicon(dictionary), store.word_table(dictionary))
+        return held if held is not None else _matcher(folder, store, dictionaries, code)
 
     page: list = []
 
@@ -200,7 +203,7 @@ publish), running `meanwhile` (the state's records saved) while it waits for the
 
     # A worker gets its matcher ready (half a second) while this process finds what changed; it
     # is ended at once if nothing did, or if the change needs a whole build.
-    with WarmWorker(matcher, jobs=jobs) as worker:
+    with WarmWorker(matcher, jobs=1 if held is not None else jobs) as worker:
         read_at = time.time_ns()
         parsed = NoteCache(folder, code=code, one_by_one=True)
         found = scan(vault, known, parsed, read_at=read_at)
@@ -250,6 +253,28 @@ publish), running `meanwhile` (the state's records saved) while it waits for the
     state.seal(print_, {path.name: output_stamp(path) for path in files})
     parsed.save_changes(gone=sorted(found.gone))
     return Outcome(notes=list(known_now.notes.values()), problems=problems, counts=dict(known_now.counts), files=files, cache=store.stats, changed=len(changed))
+
+
+def _matcher(folder: Path, store: ExtractionCache, dictionaries: tuple[Path, ...], code: str) -> Matcher:
+    dictionary = kept_dictionary(folder, tuple(dictionaries), code=code)
+    return build_matcher(dictionary, store.lexicon(dictionary), store.word_table(dictionary))
+
+
+# The one matcher a resident process keeps (see hold_matcher), by _held_key.
+_HELD: dict[tuple[str, str, str], Matcher] = {}
+
+
+def _held_key(folder: Path, dictionaries: tuple[Path, ...], code: str) -> tuple[str, str, str]:
+    return (str(Path(folder).resolve()), dictionary_digest(tuple(dictionaries)), code)
+
+
+def hold_matcher(folder: Path, dictionaries: tuple[Path, ...], code: str) -> None:
+    """Keep, in this process, the matcher of the cache `folder` for `dictionaries` and kg's
+    `code` (made now, unless it is kept already), for the next resident build_changes."""
+    key = _held_key(folder, dictionaries, code)
+    if key not in _HELD:
+        _HELD.clear()  # one at a time: a matcher is tens of MB
+        _HELD[key] = _matcher(folder, ExtractionCache(folder, dictionary_digest=key[1], code=code), dictionaries, code)
 
 
 def _problems(walk_problems: Iterable[Problem], files: dict[str, FileState]) -> list[Problem]:

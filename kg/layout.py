@@ -108,6 +108,14 @@ def projection_of(nodes: list[str], edges: Iterable[tuple[str, str, str]]) -> Pr
     return Projection(nodes, src, dst, np.maximum.reduceat(weight, first))
 
 
+def prepare() -> None:
+    """Import what laying out and grouping need (a third of a second), for processes forked later."""
+    import importlib
+
+    for module in ("igraph", "scipy.sparse.csgraph", "scipy.spatial"):
+        importlib.import_module(module)
+
+
 def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) -> dict[str, tuple[float, float]]:
     """node -> (x, y) in layout units (neighbours about SPACING apart), components packed in rows."""
     from scipy.spatial import cKDTree  # here: a build whose layout is kept never imports scipy
