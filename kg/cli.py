@@ -32,13 +32,17 @@ _EXIT_BY_ERROR = [
 
 
 def fail(error: KgError) -> None:
-    code = next((c for cls, c in _EXIT_BY_ERROR if isinstance(error, cls)), EXIT_NOTHING_BUILT)
+    say_error(error)
+    sys.exit(next((c for cls, c in _EXIT_BY_ERROR if isinstance(error, cls)), EXIT_NOTHING_BUILT))
+
+
+def say_error(error: KgError) -> None:
+    """The lines naming each problem behind `error`, then `kg: error:` and its hint, on stderr."""
     for problem in getattr(error, "problems", ()):
         click.echo(problem.line(), err=True)
     click.echo(f"kg: error: {error}", err=True)
     if error.hint:
         click.echo(f"kg: hint: {error.hint}", err=True)
-    sys.exit(code)
 
 
 @click.group()
@@ -132,9 +136,7 @@ def _watch(vault: Path, out: Path, dictionaries: tuple[Path, ...], cache_dir: Pa
         try:
             building_(lambda: run(progress=False))
         except KgError as error:
-            for problem in getattr(error, "problems", ()):
-                click.echo(problem.line(), err=True)
-            click.echo(f"kg: error: {error}", err=True)
+            say_error(error)
 
     def first_then_say() -> None:
         building_(first)

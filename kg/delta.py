@@ -169,10 +169,11 @@ def build_changes(
 ) -> Outcome | None:
     """The build of `vault` into `out` as a delta of the last one, or None when the state cannot
     serve (missing, or the fingerprint or an output changed). Raises Fallback when the change
-    needs a whole build. `resident` (a process that builds again and again, see kg.watch): the
-    changed notes are extracted here with the matcher `hold_matcher` keeps, when it has one for
-    this cache folder, dictionary and code. `write(changes, out, problems, meanwhile)` writes the outputs (kg.build's
-publish), running `meanwhile` (the state's records saved) while it waits for the page."""
+    needs a whole build. `write(changes, out, problems, meanwhile)` writes the outputs (kg.build's
+    publish), running `meanwhile` (the state's records saved) while it waits for the page.
+    `resident` (a process that builds again and again, see kg.watch): the changed notes are
+    extracted here with the matcher `hold_matcher` keeps, when it has one for this cache folder,
+    dictionary and code."""
     state = BuildState(folder)
     sealed = state.sealed()
     if sealed is None or options.get("max_nodes") is not None:
@@ -184,8 +185,9 @@ publish), running `meanwhile` (the state's records saved) while it waits for the
     known = state.known()
     if known is None or known.extra.get("collisions"):
         return None
-    store = ExtractionCache(folder, dictionary_digest=dictionary_digest(tuple(dictionaries)), code=code)
-    held = _HELD.get(_held_key(folder, dictionaries, code)) if resident else None
+    digest = dictionary_digest(tuple(dictionaries))
+    store = ExtractionCache(folder, dictionary_digest=digest, code=code)
+    held = _HELD.get(_held_key(folder, digest, code)) if resident else None
 
     def matcher() -> Matcher:
         return held if held is not None else _matcher(folder, store, dictionaries, code)
@@ -264,17 +266,18 @@ def _matcher(folder: Path, store: ExtractionCache, dictionaries: tuple[Path, ...
 _HELD: dict[tuple[str, str, str], Matcher] = {}
 
 
-def _held_key(folder: Path, dictionaries: tuple[Path, ...], code: str) -> tuple[str, str, str]:
-    return (str(Path(folder).resolve()), dictionary_digest(tuple(dictionaries)), code)
+def _held_key(folder: Path, digest: str, code: str) -> tuple[str, str, str]:
+    return (str(Path(folder).resolve()), digest, code)
 
 
 def hold_matcher(folder: Path, dictionaries: tuple[Path, ...], code: str) -> None:
     """Keep, in this process, the matcher of the cache `folder` for `dictionaries` and kg's
     `code` (made now, unless it is kept already), for the next resident build_changes."""
-    key = _held_key(folder, dictionaries, code)
+    digest = dictionary_digest(tuple(dictionaries))
+    key = _held_key(folder, digest, code)
     if key not in _HELD:
         _HELD.clear()  # one at a time: a matcher is tens of MB
-        _HELD[key] = _matcher(folder, ExtractionCache(folder, dictionary_digest=key[1], code=code), dictionaries, code)
+        _HELD[key] = _matcher(folder, ExtractionCache(folder, dictionary_digest=digest, code=code), dictionaries, code)
 
 
 def _problems(walk_problems: Iterable[Problem], files: dict[str, FileState]) -> list[Problem]:

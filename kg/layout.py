@@ -306,15 +306,17 @@ def placing(simple: Projection, fragments: Path | None, *, fork: bool = False) -
                 with frozen_heap(), worker_pool(1, multiprocessing.get_context("fork"), follow_parent, (os.getpid(),), died=died) as pool:
                     laying = pool.submit(_force_layout_shared)
                     grouped = communities(simple)
-                    made: list[Positions] = []
+                    got: list[Positions] = []
 
                     def positions() -> Positions:
-                        if not made:  # through the same text as when kept: the same floats
-                            made.append(parsed(orjson.dumps({"positions": laying.result(), "communities": grouped}).decode("utf-8"))[0])
-                        return made[0]
+                        nonlocal text
+                        if not got:  # read back from the text that is kept: the same floats a kept layout gives
+                            text = orjson.dumps({"positions": laying.result(), "communities": grouped}).decode("utf-8")
+                            got.append(parsed(text)[0])
+                        return got[0]
 
                     yield positions, grouped
-                    text = orjson.dumps({"positions": positions(), "communities": grouped}).decode("utf-8")
+                    positions()  # the block may not have asked for them
             finally:
                 _LAYING.clear()
         else:

@@ -6,8 +6,8 @@ again, the same bytes as a whole build). What a fresh process pays before every 
 here once: Python's imports (0.3 s), the layout's (0.3 s: scipy and igraph, imported before the
 page's workers are forked from this process), and the extraction's matcher (0.3 s: kept between
 builds for the same dictionary and code, so a changed note is extracted here, at once). Changes are
-watched with watchfiles (inotify on Linux, its own polling where there is none): nothing runs
-between changes.
+watched with watchfiles (inotify on Linux, its own polling where there is none): between changes
+the process only wakes every WAKE_MS to see whether it was asked to stop.
 """
 
 from __future__ import annotations
@@ -68,13 +68,10 @@ def watch(vault: Path, *, watched: Iterable[Path] = (), ignored: Iterable[Path] 
     # every change is kept until asked for, builds or not.
     batches = changes(*paths, watch_filter=note_filter(vault, ignored), step=step_ms, stop_event=stop, raise_interrupt=True, rust_timeout=WAKE_MS, yield_on_timeout=True)
     try:
-        pending = next(batches, None)
-        if pending is None:
+        if next(batches, None) is None:  # stopped already
             return
-        first()
+        first()  # reads the vault after whatever that first wait saw
         warm_up()
-        if pending:
-            rebuild()
         for batch in batches:
             if batch:
                 rebuild()
