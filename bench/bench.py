@@ -68,7 +68,8 @@ def floor(vault: Path) -> dict[str, float]:
 def stages(vault: Path, out: Path, jobs: int | None) -> dict[str, float]:
     """Seconds per pipeline stage of one build, cold then with a warm cache, in this process."""
     from kg.build import report_json, write_atomically
-    from kg.cache import CACHE_FOLDER, ExtractionCache
+    from kg.cache import ExtractionCache
+    from kg.places import CACHE_FOLDER
     from kg.dictionary import load_dictionary
     from kg.export import formats, write_all
     from kg.graph import build_graph

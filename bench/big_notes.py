@@ -12,7 +12,6 @@ its workers (getrusage), per case. The text is generated here, not taken from an
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import subprocess
 import sys

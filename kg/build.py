@@ -19,15 +19,17 @@ from pathlib import Path
 
 import networkx as nx
 
-from kg.cache import CACHE_FOLDER, CacheStats, ExtractionCache, NoteCache, code_fingerprint, kept_dictionary
+from kg.cache import CacheStats, ExtractionCache, NoteCache, code_fingerprint, kept_dictionary
 from kg.delta import Changes, Fallback, build_changes, fingerprint, hold_matcher, output_stamp
 from kg.dictionary import load_dictionary
 from kg.errors import ExportError, VaultError
 from kg.export import formats, patch_all, write_all, write_file
 from kg.fragments import CannotPatch
 from kg.graph import build_graph, edge_count
+from kg.layout import stand_down
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Note, Problem
 from kg.parallel import default_jobs, extract_all, extract_into
+from kg.places import cache_folder
 from kg.processes import collector_paused, give_back_memory
 from kg.read import VaultFiles, read_vault
 from kg.resolve import Resolution, resolve
@@ -104,7 +106,7 @@ def build_vault(
     """
     started = time.perf_counter()
     vault, out = Path(vault), Path(out)
-    folder = Path(cache_dir or out / CACHE_FOLDER)
+    folder = cache_folder(out, cache_dir)
     code = code_fingerprint() if cache else None
     options = dict(options or {})
     fallback, notices = None, ()
@@ -114,6 +116,8 @@ def build_vault(
                 outcome = build_changes(vault, out, folder, dictionaries=tuple(dictionaries), options=options, jobs=jobs or default_jobs(), code=code, write=_patch_outputs(folder, jobs=jobs or default_jobs()), progress=progress, resident=resident)
         except (Fallback, CannotPatch) as exc:
             outcome, fallback, notices = None, str(exc), getattr(exc, "notices", ())
+        finally:
+            stand_down()  # the CLI's layout worker, when this delta has not used it (a whole build has no use for it)
         if outcome is not None:
             result = BuildResult(notes=outcome.notes, graph=None, problems=outcome.problems, files=outcome.files, cache=outcome.cache, unchanged=outcome.unchanged, counts=outcome.counts, changed=outcome.changed)
             if outcome.unchanged:

@@ -37,7 +37,6 @@ from kg.model import Extraction, Note
 from kg.resolve import Summary, summarize
 from kg.processes import collector_paused
 
-CACHE_FOLDER = ".kg-cache"
 CACHE_FILE = "extractions.sqlite"
 NOTES_FILE = "notes.sqlite"  # each note as read (see NoteCache)
 _STORE_ROW = "INSERT OR REPLACE INTO note_extraction (path, key, value, checksum, summary) VALUES (?, ?, ?, ?, ?)"  # one note's row, as `_row` makes it

@@ -68,6 +68,12 @@ def build(
     jobs: int | None, scheduler: str | None, no_cache: bool, cache_dir: Path | None, max_nodes: int | None, watch: bool,
 ) -> None:
     """Read VAULT (default: seeds) and write graph.ttl, graph.html, graph.json, graph.graphml, report.json to OUT."""
+    if not (watch or no_cache or scheduler):  # first: it makes its imports while this process makes its own
+        from kg.layout import stand_by
+        from kg.places import STATE_FILE, cache_folder
+        from kg.processes import default_jobs
+
+        stand_by(cache_folder(out, cache_dir) / STATE_FILE, jobs=jobs or default_jobs())
     from kg.build import build_vault
     from kg.progress import progress_bar
 

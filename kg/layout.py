@@ -108,11 +108,14 @@ def projection_of(nodes: list[str], edges: Iterable[tuple[str, str, str]]) -> Pr
     return Projection(nodes, src, dst, np.maximum.reduceat(weight, first))
 
 
-def prepare() -> None:
+LAYOUT_MODULES = ("scipy.sparse.csgraph", "scipy.spatial")  # what force_layout imports
+
+
+def prepare(modules: Iterable[str] = ("igraph", *LAYOUT_MODULES)) -> None:
     """Import what laying out and grouping need (a third of a second), for processes forked later."""
     import importlib
 
-    for module in ("igraph", "scipy.sparse.csgraph", "scipy.spatial"):
+    for module in modules:
         importlib.import_module(module)
 
 
@@ -280,45 +283,33 @@ def placing(simple: Projection, fragments: Path | None, *, fork: bool = False) -
     while this process groups the communities and goes on with the block until it needs the
     positions (kg.export.html writes most of its page meanwhile: a delta build's new note waits
     on the layout). They are kept when the block ends well."""
-    import multiprocessing
-    import os
-
     import orjson
 
-    from kg.errors import ExportError
     from kg.fragments import Fragments
-    from kg.processes import can_fork, follow_parent, frozen_heap, worker_pool
+    from kg.processes import can_fork
 
     def parsed(text: str) -> Placed:
         kept = orjson.loads(text)
         return {node: (x, y) for node, (x, y) in kept["positions"].items()}, kept["communities"]
-
-    def died(exc: Exception) -> ExportError:
-        return ExportError(f"a worker process died while laying out the page ({exc})")
 
     store = Fragments(fragments, "layout").open()
     try:
         key = store.key(simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes()) if store.db is not None else None
         text = store.get(key) if key is not None else None
         if text is None and fork and can_fork():
-            _LAYING[:] = [simple]
-            try:
-                with frozen_heap(), worker_pool(1, multiprocessing.get_context("fork"), follow_parent, (os.getpid(),), died=died) as pool:
-                    laying = pool.submit(_force_layout_shared)
-                    grouped = communities(simple)
-                    got: list[Positions] = []
+            with _laying_out(simple) as laid:
+                grouped = communities(simple)
+                got: list[Positions] = []
 
-                    def positions() -> Positions:
-                        nonlocal text
-                        if not got:  # read back from the text that is kept: the same floats a kept layout gives
-                            text = orjson.dumps({"positions": laying.result(), "communities": grouped}).decode("utf-8")
-                            got.append(parsed(text)[0])
-                        return got[0]
+                def positions() -> Positions:
+                    nonlocal text
+                    if not got:  # read back from the text that is kept: the same floats a kept layout gives
+                        text = orjson.dumps({"positions": laid(), "communities": grouped}).decode("utf-8")
+                        got.append(parsed(text)[0])
+                    return got[0]
 
-                    yield positions, grouped
-                    positions()  # the block may not have asked for them
-            finally:
-                _LAYING.clear()
+                yield positions, grouped
+                positions()  # the block may not have asked for them
         else:
             if text is None:
                 text = _placed_json(simple)
@@ -339,10 +330,96 @@ def _placed_json(simple: Projection) -> str:
 
 # [projection] for the worker `placing` forks (set just before, cleared after).
 _LAYING: list = []
+# This process's end of the pipe to the worker `stand_by` started, until a layout is sent to it.
+_STANDBY: list = []
 
 
 def _force_layout_shared() -> Positions:
     return force_layout(_LAYING[0])
+
+
+def _died(exc: BaseException) -> Exception:
+    from kg.errors import ExportError
+
+    return ExportError(f"a worker process died while laying out the page ({exc})")
+
+
+@contextmanager
+def _laying_out(simple: Projection) -> Iterator[Callable[[], Positions]]:
+    """force_layout(simple) in another process while the block runs; the block gets a function that
+    waits for the positions. The worker `stand_by` started, if there is one (its imports done), else
+    a worker forked now."""
+    import multiprocessing
+    import os
+
+    from kg.processes import follow_parent, frozen_heap, worker_pool
+
+    standby = _STANDBY.pop() if _STANDBY else None
+    if standby is not None:
+        try:
+            standby.send(simple)
+        except OSError:  # it is gone (killed): a worker of our own
+            standby.close()
+            standby = None
+    if standby is not None:
+
+        def received() -> Positions:
+            try:
+                return standby.recv()
+            except (EOFError, OSError) as exc:
+                raise _died(exc) from exc
+
+        try:
+            yield received
+        finally:
+            standby.close()
+        return
+    _LAYING[:] = [simple]
+    try:
+        with frozen_heap(), worker_pool(1, multiprocessing.get_context("fork"), follow_parent, (os.getpid(),), died=_died) as pool:
+            yield pool.submit(_force_layout_shared).result
+    finally:
+        _LAYING.clear()
+
+
+def stand_by(state: Path, *, jobs: int) -> None:
+    """Start a worker that imports what laying out needs (scipy: a third of a second) now, while
+    this process makes its own imports, for a build that may lay its page out again in another
+    process soon after (a delta build after a new note or link, see `placing`; on two cores both
+    are busy by then): when `state`, the last build's (kg.state), exists, `jobs` > 1 and this
+    process can fork. The worker lays out one page and ends; or it ends when `stand_down` is
+    called, or with this process (at exit, or killed)."""
+    import multiprocessing
+    import os
+
+    from kg.processes import can_fork
+
+    if _STANDBY or jobs < 2 or not state.is_file() or not can_fork():
+        return
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe()
+    context.Process(target=_standing_by, args=(theirs, ours, os.getpid()), daemon=True, name="kg-layout").start()
+    theirs.close()
+    _STANDBY[:] = [ours]
+
+
+def stand_down() -> None:
+    """End the worker `stand_by` started, if no layout was sent to it (a build that needed none)."""
+    while _STANDBY:
+        _STANDBY.pop().close()
+
+
+def _standing_by(ours, theirs, parent: int) -> None:  # noqa: ANN001 - the two ends of a multiprocessing Pipe
+    from kg.processes import follow_parent
+
+    theirs.close()  # this process's copy of the parent's end: the parent's closing it must reach us
+    follow_parent(parent)
+    prepare(LAYOUT_MODULES)
+    try:
+        simple = ours.recv()
+    except EOFError:  # stood down
+        return
+    ours.send(force_layout(simple))
 
 
 def place_in_worker(simple: Projection, fragments: Path | None) -> Placed:

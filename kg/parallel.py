@@ -26,7 +26,7 @@ from kg.errors import ExtractionError
 from kg.discover import Lexicon
 from kg.extract import Matcher, build_matcher, extract
 from kg.model import Extraction, Note
-from kg.processes import can_fork, follow_parent, frozen_heap, stop_pool, worker_pool
+from kg.processes import can_fork, default_jobs, follow_parent, frozen_heap, stop_pool, worker_pool
 
 Progress = Callable[[int, int], None]
 
@@ -34,14 +34,6 @@ Progress = Callable[[int, int], None]
 MIN_NOTES_FOR_POOL = 48
 # Notes per task: small enough to spread the work evenly and move the progress bar, big enough to amortise a round trip.
 MAX_CHUNK = 64
-
-
-def default_jobs() -> int:
-    """Every core this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def extract_all(

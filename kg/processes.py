@@ -24,6 +24,14 @@ import psutil
 from kg.errors import KgError
 
 
+def default_jobs() -> int:
+    """Every core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def can_fork() -> bool:
     """Fork only where it exists and no other thread runs: a thread holding a lock at fork time
     (a progress bar writing to stderr, a Dask client) could leave the child waiting forever."""

@@ -27,9 +27,9 @@ import networkx as nx
 
 from kg.cache import connect, remove_database
 from kg.model import Entity, Note, Problem
+from kg.places import STATE_FILE
 from kg.read import FileState
 
-STATE_FILE = "state.sqlite"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS record (node TEXT PRIMARY KEY, value BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kg.build import BuildResult, build_vault
-from kg.cache import CACHE_FOLDER
+from kg.places import CACHE_FOLDER
 from kg.state import BuildState
 
 NEW_ARTICLE = """---
@@ -297,6 +297,73 @@ def test_forked_workers_make_the_same_delta(vault, tmp_path, change):
     assert read_outputs(out) == whole(vault, tmp_path / "whole again")
 
 
+def test_the_layout_worker_started_early_lays_out_a_delta_or_ends_unused(vault, tmp_path):
+    """`kg build` starts a worker that imports the layout's libraries while the build makes its own
+    imports (kg.layout.stand_by). A delta that lays the page out again sends it the layout (no
+    worker is forked for it then) and writes a whole build's bytes; a build that lays nothing out
+    ends it; a worker that is gone (killed) is replaced by one forked as before.
+
+    In a Python process of its own: a worker is forked only from a process without other threads,
+    and earlier tests leave some (Dask's)."""
+    import subprocess
+    import sys
+
+    script = f"import test_delta; test_delta.standing_by({str(vault)!r}, {str(tmp_path)!r})"
+    proc = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "laid out by the worker standing by; by a forked one once it was gone"
+
+
+def standing_by(vault: str, tmp: str) -> None:
+    """The test above, in its own process."""
+    import multiprocessing
+    import threading
+
+    import kg.processes
+    from kg.layout import stand_by
+    from kg.places import STATE_FILE
+
+    vault_, out = Path(vault), Path(tmp) / "out"
+    build_vault(vault_, out, jobs=2, reuse_outputs=True)
+    assert kg.processes.can_fork(), threading.enumerate()
+
+    def standby() -> multiprocessing.Process:
+        stand_by(out / CACHE_FOLDER / STATE_FILE, jobs=2)
+        [worker] = [p for p in multiprocessing.active_children() if p.name == "kg-layout"]
+        return worker
+
+    worker = standby()
+    assert build_vault(vault_, out, jobs=2, reuse_outputs=True).unchanged
+    worker.join(30)
+    assert worker.exitcode == 0
+
+    forked = kg.processes.worker_pool
+
+    def not_forked(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise AssertionError("a layout worker was forked: the one standing by was not used")
+
+    worker = standby()
+    _new_article(vault_)
+    kg.processes.worker_pool = not_forked  # what kg.layout reads when it would fork one (the others hold their own name)
+    try:
+        result = build_vault(vault_, out, jobs=2, reuse_outputs=True)
+    finally:
+        kg.processes.worker_pool = forked
+    assert result.changed == 1, result.fallback
+    worker.join(30)
+    assert worker.exitcode == 0
+    assert read_outputs(out) == whole(vault_, Path(tmp) / "whole")
+
+    worker = standby()
+    worker.kill()
+    worker.join(30)
+    _links(vault_)
+    result = build_vault(vault_, out, jobs=2, reuse_outputs=True)
+    assert result.changed == 1, result.fallback
+    assert read_outputs(out) == whole(vault_, Path(tmp) / "whole again")
+    print("laid out by the worker standing by; by a forked one once it was gone")
+
+
 def test_the_cli_says_when_it_made_only_what_changed(vault, tmp_path):
     from conftest import run_kg
 
@@ -306,3 +373,7 @@ def test_the_cli_says_when_it_made_only_what_changed(vault, tmp_path):
     proc = run_kg("build", str(vault), "-o", str(out), check=True)
     assert "(1 note has changed: only what that changes was made again)" in proc.stdout
     assert read_outputs(out) == whole(vault, tmp_path / "whole")
+    _new_article(vault)  # laid out again, by the worker the command started first (two jobs: it forks one)
+    proc = run_kg("build", str(vault), "-o", str(out), "--jobs", "2", check=True)
+    assert "(1 note has changed: only what that changes was made again)" in proc.stdout
+    assert read_outputs(out) == whole(vault, tmp_path / "whole again")

@@ -18,7 +18,7 @@ HOSTILE_TITLE = "<img src=x onerror=window.__pwned=1>"
 HOSTILE_AUTHOR = '"><script>window.__pwned=1</script>'
 
 NOTES = {
-    "新闻/a1.md": f"""---
+    "新闻/a1.md": """---
 title: "OpenAI 推出 GPT-4o 生图"
 发布日期: 2025-03-26
 作者: 张三

@@ -10,8 +10,9 @@ import pytest
 from conftest import corpus_subset, read_outputs, run_kg
 
 from kg.build import build_vault
-from kg.cache import CACHE_FILE, CACHE_FOLDER, note_key
+from kg.cache import CACHE_FILE, note_key
 from kg.model import ARTICLE, TOPIC
+from kg.places import CACHE_FOLDER
 from kg.read import read_vault
 
 
