@@ -110,6 +110,8 @@ def build_vault(
     code = code_fingerprint() if cache else None
     options = dict(options or {})
     fallback, notices = None, ()
+    if cache:
+        _remove_stale_temporaries(folder)
     if cache and reuse_outputs and not scheduler:
         try:
             with collector_paused():  # it loads and makes lasting objects by the million, and leaves no cyclic garbage
@@ -315,6 +317,25 @@ def _remove_stale_staging(out: Path) -> None:
         pid = name[len(prefix):].split(".", 1)[0]
         if pid.isdigit() and not _process_exists(int(pid)):
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove the cache folder's `<file>.<pid>.tmp` files (a file being written, then renamed)
+    whose writer no longer exists: killed mid-write (a page's model is megabytes)."""
+    if os.name != "posix":
+        return
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        stem, _dot, suffix = entry.name.rpartition(".")
+        pid = stem.rpartition(".")[2]
+        if suffix == "tmp" and pid.isdigit() and not _process_exists(int(pid)):
+            try:
+                os.unlink(entry.path)
+            except OSError:  # a folder, or gone already
+                pass
 
 
 def _process_exists(pid: int) -> bool:

@@ -186,6 +186,26 @@ def test_a_rebuild_with_nothing_changed_keeps_the_outputs_untouched(vault, tmp_p
     assert build_vault(vault, out, jobs=1).graph is not None
 
 
+def test_a_killed_writers_temporary_files_in_the_cache_are_removed_by_the_next_build(vault, tmp_path):
+    """A file of the cache folder is written as `<name>.<pid>.tmp` and then renamed; a writer killed
+    in between leaves it (the page's model: megabytes). The next build removes those whose process
+    is gone, and not another build's, still running."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    build_vault(vault, out, jobs=1, reuse_outputs=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = out / CACHE_FOLDER / f"page.pickle.{int(gone.stdout)}.tmp"
+    alive = out / CACHE_FOLDER / f"page.pickle.{os.getpid()}.tmp"
+    for path in (dead, alive):
+        path.write_bytes(b"half a model")
+    assert build_vault(vault, out, jobs=1, reuse_outputs=True).unchanged
+    assert not dead.exists() and alive.exists()
+    alive.unlink()
+
+
 @pytest.mark.parametrize("change", ["edit a note", "damage an output", "delete an output", "other options", "drop the state"])
 def test_a_rebuild_builds_again_when_anything_changed(vault, tmp_path, change):
     """Any change is built: an edited note as a delta of the last build (kg.delta), anything
