@@ -19,7 +19,13 @@ if TYPE_CHECKING:
 
 SCHEMA_IRI = "https://schema.org/"
 KG_IRI = "https://w3id.org/kg-vault/vocab#"
+SKOS_IRI = "http://www.w3.org/2004/02/skos/core#"
+XSD_IRI = "http://www.w3.org/2001/XMLSchema#"
+RDF_IRI = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS_IRI = "http://www.w3.org/2000/01/rdf-schema#"
 DEFAULT_BASE = "https://w3id.org/kg-vault/id/"
+# PREFIXES' namespaces as plain strings, for writers that need no rdflib term (graph.ttl's header).
+PREFIX_IRIS = {"schema": SCHEMA_IRI, "skos": SKOS_IRI, "kg": KG_IRI, "xsd": XSD_IRI, "rdf": RDF_IRI, "rdfs": RDFS_IRI}
 
 
 def __getattr__(name: str) -> object:

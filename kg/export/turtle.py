@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING, TextIO
 
 import networkx as nx
 import pyoxigraph as ox
-import rdflib
-from rdflib.namespace import RDF, SKOS, XSD
 
 from kg.fragments import OutputPieces
 from kg.graph import evidence_of
 from kg.model import ARTICLE, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 from kg.normalize import has_cjk
-from kg.vocab import DEFAULT_BASE, KG, PREFIXES, SCHEMA, clean_literal, encode_segment, mint_text
+from kg.vocab import DEFAULT_BASE, KG_IRI, PREFIX_IRIS, RDF_IRI, SCHEMA_IRI, SKOS_IRI, XSD_IRI, clean_literal, encode_segment, mint_text
 
 if TYPE_CHECKING:
+    import rdflib
+
     from kg.delta import Changes
 
 Term = ox.NamedNode | ox.Literal
@@ -43,40 +43,51 @@ Triple = ox.Triple  # unpacks and indexes like a (subject, predicate, object) tu
 T = ox.Triple
 
 
-def _n(iri: str) -> ox.NamedNode:
-    return ox.NamedNode(str(iri))
+class _Namespace:
+    """`NS.name` and `NS["name"]`: the pyoxigraph IRI of a term under a namespace (what rdflib's
+    Namespace gives, without importing rdflib: a build that writes graph.ttl never needs it)."""
+
+    def __init__(self, iri: str) -> None:
+        self.iri = iri
+
+    def __getattr__(self, name: str) -> ox.NamedNode:
+        return ox.NamedNode(self.iri + name)
+
+    __getitem__ = __getattr__
 
 
-A = _n(RDF.type)
-XSD_DATE, XSD_INTEGER, XSD_ANYURI, XSD_STRING = _n(XSD.date), _n(XSD.integer), _n(XSD.anyURI), _n(XSD.string)
+SCHEMA, KG, SKOS, XSD, RDF = (_Namespace(iri) for iri in (SCHEMA_IRI, KG_IRI, SKOS_IRI, XSD_IRI, RDF_IRI))
+
+A = RDF.type
+XSD_DATE, XSD_INTEGER, XSD_ANYURI, XSD_STRING = XSD.date, XSD.integer, XSD.anyURI, XSD.string
 
 CLASSES = {
-    ARTICLE: _n(SCHEMA.Article),
-    TOPIC: _n(SKOS.Concept),
-    PRODUCT: _n(SCHEMA.Product),
-    ORGANIZATION: _n(SCHEMA.Organization),
-    PERSON: _n(SCHEMA.Person),
-    SOURCE: _n(KG.Source),
+    ARTICLE: SCHEMA.Article,
+    TOPIC: SKOS.Concept,
+    PRODUCT: SCHEMA.Product,
+    ORGANIZATION: SCHEMA.Organization,
+    PERSON: SCHEMA.Person,
+    SOURCE: KG.Source,
 }
 
 EDGE_PROPERTIES = {
-    "about": _n(SCHEMA.about),
-    "author": _n(SCHEMA.author),
-    "source": _n(KG.source),
-    "mentions": _n(SCHEMA.mentions),
-    "made_by": _n(SCHEMA.manufacturer),
-    "version_of": _n(KG.versionOf),
-    "related": _n(SKOS.related),
-    "broader": _n(SKOS.broader),
-    "links_to": _n(KG.linksTo),
+    "about": SCHEMA.about,
+    "author": SCHEMA.author,
+    "source": KG.source,
+    "mentions": SCHEMA.mentions,
+    "made_by": SCHEMA.manufacturer,
+    "version_of": KG.versionOf,
+    "related": SKOS.related,
+    "broader": SKOS.broader,
+    "links_to": KG.linksTo,
 }
 
-NAME, ALT_NAME, KEYWORDS = _n(SCHEMA.name), _n(SCHEMA.alternateName), _n(SCHEMA.keywords)
-PUBLISHED, MODIFIED, URL = _n(SCHEMA.datePublished), _n(SCHEMA.dateModified), _n(SCHEMA.url)
-CONCEPT, PREF_LABEL, ALT_LABEL = _n(SKOS.Concept), _n(SKOS.prefLabel), _n(SKOS.altLabel)
-FILE, MENTION, EVIDENCE = _n(KG.file), _n(KG.Mention), _n(KG.Evidence)
-M_ARTICLE, M_ENTITY, M_COUNT, M_EVIDENCE = _n(KG.article), _n(KG.entity), _n(KG["count"]), _n(KG.evidence)
-SENTENCE, START, END = _n(KG.sentence), _n(KG["start"]), _n(KG["end"])
+NAME, ALT_NAME, KEYWORDS = SCHEMA.name, SCHEMA.alternateName, SCHEMA.keywords
+PUBLISHED, MODIFIED, URL = SCHEMA.datePublished, SCHEMA.dateModified, SCHEMA.url
+CONCEPT, PREF_LABEL, ALT_LABEL = SKOS.Concept, SKOS.prefLabel, SKOS.altLabel
+FILE, MENTION, EVIDENCE = KG.file, KG.Mention, KG.Evidence
+M_ARTICLE, M_ENTITY, M_COUNT, M_EVIDENCE = KG.article, KG.entity, KG["count"], KG.evidence
+SENTENCE, START, END = KG.sentence, KG["start"], KG["end"]
 
 
 def node_iris(graph: nx.MultiDiGraph, base: str = DEFAULT_BASE) -> dict[str, ox.NamedNode]:
@@ -319,6 +330,10 @@ def order(triple: Triple) -> str:
 
 def to_rdf(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> rdflib.Graph:
     """The same triples as an rdflib.Graph, for callers that work with rdflib."""
+    import rdflib
+
+    from kg.vocab import PREFIXES
+
     rdf = rdflib.Graph(bind_namespaces="none")
     for prefix, namespace in PREFIXES.items():
         rdf.bind(prefix, namespace)
@@ -328,6 +343,8 @@ def to_rdf(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> rdflib.Graph:
 
 
 def _rdflib_term(term: Term) -> rdflib.term.Identifier:
+    import rdflib
+
     if isinstance(term, ox.NamedNode):
         return rdflib.URIRef(term.value)
     if term.language:
@@ -339,7 +356,7 @@ def _rdflib_term(term: Term) -> rdflib.term.Identifier:
 
 def header() -> str:
     """The @prefix lines, in a fixed order."""
-    return "".join(f"@prefix {prefix}: <{namespace}> .\n" for prefix, namespace in sorted(PREFIXES.items()))
+    return "".join(f"@prefix {prefix}: <{namespace}> .\n" for prefix, namespace in sorted(PREFIX_IRIS.items()))
 
 
 def serialize(triples: Iterable[Triple]) -> str:
@@ -376,12 +393,9 @@ def write_blocks(blocks: Iterable[list[Triple]], handle: TextIO) -> None:
         handle.write(_turtle(batch))
 
 
-_PREFIXES = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
-
-
 def _turtle(batch: list[Triple]) -> str:
     """pyoxigraph's Turtle for `batch`, without its @prefix lines (ours come first, in a fixed order)."""
-    data = ox.serialize(batch, format=ox.RdfFormat.TURTLE, prefixes=_PREFIXES).decode("utf-8")
+    data = ox.serialize(batch, format=ox.RdfFormat.TURTLE, prefixes=PREFIX_IRIS).decode("utf-8")
     at = 0
     while data.startswith("@prefix ", at):
         at = data.index("\n", at) + 1
