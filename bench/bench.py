@@ -13,7 +13,8 @@ Prints, for VAULT (copied first into a scratch folder, so the vault itself is ne
                a new paragraph naming another product): the median, and each run (the host's
                speed varies from run to run); then as many edits whose paragraph names nothing
                (no new link: the page keeps its layout)
-  one new      a rebuild after one note is added
+  one new      a rebuild after one note is added, --edits times (another note each time): the
+               median, and each run
   --watch      `kg build --watch` left running: one note added, then --edits edits naming nothing,
                each timed from the file's write to the rebuild's summary line
   peak memory  the largest total PSS of the build's process tree (parent + workers), sampled every
@@ -292,8 +293,11 @@ def measure(source: Path, scratch: Path, *, jobs: int | None, verify: bool, with
             runs.append(kg_build(vault, out, *jobs_args))
         middle = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
         figures[key] = {**middle, "note": edited.relative_to(vault).as_posix(), "runs": [r["seconds"] for r in runs]}
-    add_one(vault)
-    figures["one_new"] = kg_build(vault, out, *jobs_args)
+    runs = []
+    for number in range(1, edits + 1):
+        add_one(vault, f"基准测试新增笔记{number}")
+        runs.append(kg_build(vault, out, *jobs_args))
+    figures["one_new"] = {**sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2], "runs": [r["seconds"] for r in runs]}
     figures["watch"] = watch_rebuilds(vault, out, jobs_args, edits=edits, first_edit=2 * edits + 1)
     if verify:
         clean = scratch / "clean"
