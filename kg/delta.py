@@ -202,6 +202,10 @@ def build_changes(
         page.append(PageModel(folder).load())
         formats()
         prepare()
+        if jobs > 1:  # the page's writer, forked later, groups the communities with igraph if the links changed
+            from kg.layout import prepare as prepare_layout
+
+            prepare_layout(("igraph",))
 
     # A worker gets its matcher ready (half a second) while this process finds what changed; it
     # is ended at once if nothing did, or if the change needs a whole build.
