@@ -251,6 +251,12 @@ def main() -> None:
     down object by object: atexit's handlers run and standard output and error are flushed, and
     the graph a build leaves behind (millions of objects: a few tenths of a second to free) is
     simply left to the operating system with the rest of the process."""
+    import os
+
+    # kg does no linear algebra, but numpy's and scipy's OpenBLAS each start threads when imported
+    # that spin a while waiting for work that never comes: a tenth of a second of CPU a build,
+    # taken from the build's own processes on a small machine. One thread (a user's setting stands).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         cli(prog_name="kg")
         code: int | str | None = 0
