@@ -391,6 +391,7 @@ def stand_by(state: Path, *, jobs: int) -> None:
     called, or with this process (at exit, or killed)."""
     import multiprocessing
     import os
+    import signal
 
     from kg.processes import can_fork
 
@@ -398,7 +399,13 @@ def stand_by(state: Path, *, jobs: int) -> None:
         return
     context = multiprocessing.get_context("fork")
     ours, theirs = context.Pipe()
-    context.Process(target=_standing_by, args=(theirs, ours, os.getpid()), daemon=True, name="kg-layout").start()
+    # Ctrl-C held back while it forks: the worker inherits the mask, and ignores it before anything
+    # could deliver it (this process gets it as soon as the fork is made).
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        context.Process(target=_standing_by, args=(theirs, ours, os.getpid()), daemon=True, name="kg-layout").start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
     theirs.close()
     _STANDBY[:] = [ours]
 
