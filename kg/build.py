@@ -55,6 +55,7 @@ class BuildResult:
     counts: dict[str, int] = field(default_factory=dict)  # entities and edges, when there is no graph
     changed: int | None = None  # notes changed, added or removed, when only what changed was made (kg.delta)
     fallback: str | None = None  # why a build that could have made only what changed was made whole
+    held: tuple = field(default=(), repr=False, compare=False)  # what a delta build held (kg.delta.Outcome.held)
 
     def summary(self) -> dict[str, int | float]:
         if self.graph is not None:
@@ -121,7 +122,7 @@ def build_vault(
         finally:
             stand_down()  # the CLI's layout worker, when this delta has not used it (a whole build has no use for it)
         if outcome is not None:
-            result = BuildResult(notes=outcome.notes, graph=None, problems=outcome.problems, files=outcome.files, cache=outcome.cache, unchanged=outcome.unchanged, counts=outcome.counts, changed=outcome.changed)
+            result = BuildResult(notes=outcome.notes, graph=None, problems=outcome.problems, files=outcome.files, cache=outcome.cache, unchanged=outcome.unchanged, counts=outcome.counts, changed=outcome.changed, held=outcome.held)
             if outcome.unchanged:
                 _remove_stale_staging(out)  # what a killed build left, as a full build would
             result.seconds = time.perf_counter() - started
