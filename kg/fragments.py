@@ -314,7 +314,7 @@ class OutputPieces:
             self.copying = None
             items = self.previous[name]
             offset = items[first][2]
-            _copy(self.source, self.fd, offset, items[last][2] + items[last][3] - offset, self.published)
+            copy_range(self.source, self.fd, offset, items[last][2] + items[last][3] - offset, self.published)
 
     def close(self) -> None:
         """Finish the copies and keep the new file's index (failing to keep it only costs the next
@@ -388,7 +388,7 @@ def published_stamp(stat: os.stat_result) -> tuple[int, int, int]:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
-def _copy(source: int, target: int, offset: int, length: int, name: Path | None) -> None:
+def copy_range(source: int, target: int, offset: int, length: int, name: Path | None) -> None:
     """Append `length` bytes of `source` from `offset` to `target` (at its position), in the kernel
     where it can (copy_file_range), else through a buffer."""
     while length > 0:

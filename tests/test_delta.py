@@ -139,9 +139,15 @@ def test_a_change_makes_only_what_changed_and_the_bytes_of_a_whole_build(vault, 
 
 
 def _state(out: Path) -> tuple:
+    from kg.export.html import PageModel
+
     state = BuildState(out / CACHE_FOLDER)
     known = state.known()
+    page = PageModel(out / CACHE_FOLDER).load()  # a delta copies the entries of the nodes it did not change
     return (
+        page.pages,
+        page.simple.nodes,
+        page.simple.src.tobytes() + page.simple.dst.tobytes() + page.simple.weight.tobytes(),
         list(state.all_records()),
         {rel: (f.digest, f.problems) for rel, f in known.files.items()},
         known.walk_problems,
@@ -295,6 +301,7 @@ def test_forked_workers_make_the_same_delta(vault, tmp_path, change):
     result = build_vault(vault, out, jobs=2, reuse_outputs=True)
     assert result.changed == 1, result.fallback
     assert read_outputs(out) == whole(vault, tmp_path / "whole again")
+    assert _state(out) == _state(tmp_path / "whole again")
 
 
 def test_the_layout_worker_started_early_lays_out_a_delta_or_ends_unused(vault, tmp_path):
