@@ -365,9 +365,12 @@ def _laying_out(simple: Projection) -> Iterator[Callable[[], Positions]]:
 
         def received() -> Positions:
             try:
-                return standby.recv()
+                laid = standby.recv()
             except (EOFError, OSError) as exc:
                 raise _died(exc) from exc
+            if isinstance(laid, Exception):
+                raise _died(laid) from laid
+            return laid
 
         try:
             yield received
@@ -426,7 +429,14 @@ def _standing_by(ours, theirs, parent: int) -> None:  # noqa: ANN001 - the two e
         simple = ours.recv()
     except EOFError:  # stood down
         return
-    ours.send(force_layout(simple))
+    try:
+        laid: Positions | Exception = force_layout(simple)
+    except Exception as exc:  # noqa: BLE001 - the page's writer reports it (out of memory, say)
+        laid = exc
+    try:
+        ours.send(laid)
+    except OSError:  # the writer is gone (its build failed or was interrupted): nobody to tell
+        pass
 
 
 def place_in_worker(simple: Projection, fragments: Path | None) -> Placed:

@@ -368,6 +368,30 @@ def standing_by(vault: str, tmp: str) -> None:
     result = build_vault(vault_, out, jobs=2, reuse_outputs=True)
     assert result.changed == 1, result.fallback
     assert read_outputs(out) == whole(vault_, Path(tmp) / "whole again")
+
+    import kg.layout
+    from kg.errors import ExportError
+
+    def failing(simple):  # noqa: ANN001, ANN202
+        raise MemoryError("no memory left for the layout")
+
+    laid_out, kg.layout.force_layout = kg.layout.force_layout, failing  # what the worker forked now will call
+    try:
+        worker = standby()
+    finally:
+        kg.layout.force_layout = laid_out
+    before = read_outputs(out)
+    (vault_ / "01-博客" / "又一篇.md").write_text(NEW_ARTICLE.replace("新笔记", "又一篇"), encoding="utf-8")
+    try:
+        build_vault(vault_, out, jobs=2, reuse_outputs=True)
+        raise AssertionError("a layout that failed in the worker went unreported")
+    except ExportError as error:
+        assert "laying out the page" in str(error) and "no memory left for the layout" in str(error), error
+    worker.join(30)
+    assert worker.exitcode == 0
+    assert read_outputs(out) == before, "a failed build must leave the last build's outputs"
+    build_vault(vault_, out, jobs=2, reuse_outputs=True)
+    assert read_outputs(out) == whole(vault_, Path(tmp) / "whole after the failure")
     print("laid out by the worker standing by; by a forked one once it was gone")
 
 
