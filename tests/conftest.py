@@ -28,9 +28,9 @@ def need_corpus() -> Path:
     """The sample vault; skipped where it is absent (a user's clone), a failure under CI."""
     if CORPUS.is_dir():
         return CORPUS
-    if os.environ.get("CI"):
-        pytest.fail(f"the sample corpus is missing at {CORPUS} and CI is set")
-    pytest.skip(f"the sample corpus is not beside this clone ({CORPUS})")
+    if not os.environ.get("CI"):
+        pytest.skip(f"the sample corpus is not beside this clone ({CORPUS})")
+    pytest.fail(f"the sample corpus is missing at {CORPUS} and CI is set")
 
 
 def need_tool(name: str) -> str:
@@ -38,9 +38,9 @@ def need_tool(name: str) -> str:
     path = shutil.which(name)
     if path:
         return path
-    if os.environ.get("CI"):
-        pytest.fail(f"{name} is not installed and CI is set (scripts/test.sh installs it)")
-    pytest.skip(f"{name} is not installed; run scripts/test.sh to install it")
+    if not os.environ.get("CI"):
+        pytest.skip(f"{name} is not installed; run scripts/test.sh to install it")
+    pytest.fail(f"{name} is not installed and CI is set (scripts/test.sh installs it)")
 
 
 def run_kg(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess:
