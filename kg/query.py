@@ -18,14 +18,14 @@ from rich.table import Table
 
 from kg.errors import NotBuiltError, QueryError
 from kg.export import turtle
-from kg.vocab import PREFIXES
+from kg.vocab import PREFIX_IRIS
 
 GRAPH_FILE = "graph.ttl"
 FORMATS = ("table", "csv", "tsv", "json")
 _RESULT_FORMATS = {"csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV, "json": ox.QueryResultsFormat.JSON}
 
 # Prepended to every query unless it declares the prefix itself, so `schema:name` just works.
-PROLOGUE = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+PROLOGUE = PREFIX_IRIS
 
 
 def graph_path(out: Path) -> Path:

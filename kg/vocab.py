@@ -34,10 +34,10 @@ def __getattr__(name: str) -> object:
     if name not in ("SCHEMA", "KG", "PREFIXES"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from rdflib import Namespace
-    from rdflib.namespace import RDF, RDFS, SKOS, XSD
 
     schema, kg = Namespace(SCHEMA_IRI), Namespace(KG_IRI)
-    globals().update(SCHEMA=schema, KG=kg, PREFIXES={"schema": schema, "skos": SKOS, "kg": kg, "xsd": XSD, "rdf": RDF, "rdfs": RDFS})
+    prefixes = {prefix: Namespace(iri) for prefix, iri in PREFIX_IRIS.items()}
+    globals().update(SCHEMA=schema, KG=kg, PREFIXES={**prefixes, "schema": schema, "kg": kg})
     return globals()[name]
 
 # Characters kept as they are in an IRI segment; everything else is percent-encoded (UTF-8).

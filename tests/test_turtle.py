@@ -101,6 +101,9 @@ def test_the_writers_terms_are_the_vocabularys_and_a_build_needs_no_rdflib(tmp_p
 
     assert PREFIX_IRIS == {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
     assert list(PREFIX_IRIS) == list(PREFIXES)
+    from rdflib.namespace import RDFS
+
+    assert {prefix: PREFIX_IRIS[prefix] for prefix in ("rdf", "rdfs", "skos", "xsd")} == {"rdf": str(RDF), "rdfs": str(RDFS), "skos": str(SKOS), "xsd": str(XSD)}
     pairs = [(turtle.A, RDF.type), (turtle.XSD_DATE, XSD.date), (turtle.XSD_STRING, XSD.string), (turtle.CLASSES[ARTICLE], SCHEMA.Article),
              (turtle.CLASSES[TOPIC], SKOS.Concept), (turtle.EDGE_PROPERTIES["broader"], SKOS.broader), (turtle.M_COUNT, KG["count"]), (turtle.MENTION, KG.Mention)]
     assert all(ours.value == str(theirs) for ours, theirs in pairs)

@@ -332,10 +332,8 @@ def to_rdf(graph: nx.MultiDiGraph, *, base: str = DEFAULT_BASE) -> rdflib.Graph:
     """The same triples as an rdflib.Graph, for callers that work with rdflib."""
     import rdflib
 
-    from kg.vocab import PREFIXES
-
     rdf = rdflib.Graph(bind_namespaces="none")
-    for prefix, namespace in PREFIXES.items():
+    for prefix, namespace in PREFIX_IRIS.items():
         rdf.bind(prefix, namespace)
     for s, p, o in triples(graph, base=base):
         rdf.add((rdflib.URIRef(s.value), rdflib.URIRef(p.value), _rdflib_term(o)))
