@@ -315,8 +315,7 @@ def _remove_stale_staging(out: Path) -> None:
         name = entry.name
         if not (name.startswith(prefix) and name.endswith(".tmp") and entry.is_dir()):
             continue
-        pid = name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _process_exists(int(pid)):
+        if _writer_gone(name[len(prefix):].split(".", 1)[0]):
             shutil.rmtree(entry, ignore_errors=True)
 
 
@@ -331,12 +330,16 @@ def _remove_stale_temporaries(folder: Path) -> None:
         return
     for entry in entries:
         stem, _dot, suffix = entry.name.rpartition(".")
-        pid = stem.rpartition(".")[2]
-        if suffix == "tmp" and pid.isdigit() and not _process_exists(int(pid)):
+        if suffix == "tmp" and _writer_gone(stem.rpartition(".")[2]):
             try:
                 os.unlink(entry.path)
             except OSError:  # a folder, or gone already
                 pass
+
+
+def _writer_gone(pid: str) -> bool:
+    """Whether `pid`, the process id in a temporary file's name, names no process now."""
+    return pid.isdigit() and not _process_exists(int(pid))
 
 
 def _process_exists(pid: int) -> bool:
