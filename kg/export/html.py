@@ -20,6 +20,7 @@ import io
 import math
 import os
 import pickle
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -329,7 +330,17 @@ def _environment() -> Environment:
     )
     # tojson escapes < > & ' so no note text can close a script element; keep CJK as is (half the size).
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False, "separators": (",", ":")}
+    env.globals["asset"] = functools.partial(_asset, env)
     return env
+
+
+@functools.cache
+def _asset(env: Environment, name: str) -> Markup:
+    """The file `name` of the templates' folders, as the page inlines it: verbatim but for what an
+    include would change (line ends made \n, one trailing line end dropped). Not an include: Jinja
+    would lex vis-network's 470 kB as a template in every process that writes a page (0.1 s)."""
+    source, _filename, _uptodate = env.loader.get_source(env, name)
+    return Markup(re.sub(r"\r\n?", "\n", source).removesuffix("\n"))
 
 
 def prepare() -> None:
