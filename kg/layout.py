@@ -53,6 +53,7 @@ NEIGHBOURS_EVERY = 2  # and so do the close pairs
 PAIRS_AT_ONCE = 1 << 18  # close pairs or edges whose forces are computed at once (a dozen float arrays of this many)
 EDGES_AT_ONCE = 1 << 17  # pairs handed to igraph at a time, as Python tuples
 LET_GO_AFTER = 1.0  # seconds after `place_in_worker` returns that its worker gives its memory back
+LEIDEN_PASSES = 2  # igraph's default: more passes gain little modularity (0.168 after five at 3,300 notes) for their time
 FAR_FIELD_BLOCK = 2048  # nodes whose far field is computed at once (memory: a few MB per array)
 
 
@@ -456,10 +457,13 @@ def place_in_worker(simple: Projection, fragments: Path | None) -> Placed:
 
 
 def communities(simple: Projection) -> dict[str, int]:
-    """node -> community number (0 = largest), from igraph's Louvain (multilevel) with a fixed seed.
+    """node -> community number (0 = largest), from igraph's Leiden (modularity, weighted, two
+    passes) with a fixed seed.
 
-    igraph runs it in C: 0.1 s where networkx's took 2.7 s on a 3,300-note vault. Vertices go in in
-    sorted order and igraph draws from its own seeded generator, so the same graph always gives
+    igraph runs it in C: 0.05 s on a 3,300-note vault, where its Louvain (multilevel) took 0.15 s
+    and networkx's 2.7 s, and Leiden's communities score a higher modularity than Louvain's (0.165
+    against 0.161 there, 0.488 against 0.476 on the corpus) and are each connected. Vertices go in
+    in sorted order and igraph draws from its own seeded generator, so the same graph always gives
     the same communities.
     """
     import random
@@ -478,7 +482,8 @@ def communities(simple: Projection) -> dict[str, int]:
         # their own are 24 MB more).
         distinct, which = np.unique(simple.weight, return_inverse=True)
         values = distinct.tolist()
-        membership = network.community_multilevel(weights=[values[i] for i in which.tolist()]).membership
+        weights = [values[i] for i in which.tolist()]
+        membership = network.community_leiden(objective_function="modularity", weights=weights, n_iterations=LEIDEN_PASSES).membership
     finally:
         igraph.set_random_number_generator(random)
     found: dict[int, list[str]] = {}
