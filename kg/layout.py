@@ -109,6 +109,34 @@ def projection_of(nodes: list[str], edges: Iterable[tuple[str, str, str]]) -> Pr
     return Projection(nodes, src, dst, np.maximum.reduceat(weight, first))
 
 
+def projection_after(old: Projection, nodes: list[str], out: Callable[[str], Iterable[tuple[str, str]]], touched: set[str]) -> Projection:
+    """The Projection of the sorted `nodes`, each with the drawn out-edges `out(node)` gives as
+    (target, relation), when since `old` only the nodes in `touched` changed their edges, were
+    added or were removed: the same Projection as projection_of(nodes, every edge), in a few
+    milliseconds where that reads every edge again (0.1 s at 3,300 notes). `old`'s pairs between
+    nodes not in `touched` are kept as they were (renumbered); the pairs with an end in `touched`
+    are made again from the edges of the touched nodes and of those `old` linked them to."""
+    at = {node: i for i, node in enumerate(nodes)}
+    if len(old.src):
+        marked = np.array([node in touched for node in old.nodes], dtype=bool)
+        ends = np.concatenate([old.dst[marked[old.src]], old.src[marked[old.dst]]])
+        linked = sorted({old.nodes[i] for i in np.unique(ends).tolist()} - touched)
+    else:
+        linked = []
+    edges = [(u, v, relation) for u in sorted(touched & at.keys()) for v, relation in out(u)]
+    edges += [(u, v, relation) for u in linked for v, relation in out(u) if v in touched]
+    fresh = projection_of(nodes, edges)
+    renumber = np.array([at.get(node, -1) for node in old.nodes], dtype=np.int64)
+    gone = np.array([node in touched or node not in at for node in old.nodes], dtype=bool)
+    keep = ~(gone[old.src] | gone[old.dst])
+    # Renumbering keeps the order of the nodes it keeps: the kept pairs stay src < dst, in order.
+    src = np.concatenate([renumber[old.src[keep]], fresh.src])
+    dst = np.concatenate([renumber[old.dst[keep]], fresh.dst])
+    weight = np.concatenate([old.weight[keep], fresh.weight])
+    order = np.argsort(src * len(nodes) + dst, kind="stable")
+    return Projection(nodes, src[order], dst[order], weight[order])
+
+
 LAYOUT_MODULES = ("scipy.sparse.csgraph", "scipy.spatial")  # what force_layout imports
 
 

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import run_kg
 from kg.export.html import render
-from kg.layout import RELATION_WEIGHT, force_layout, projection
+from kg.layout import RELATION_WEIGHT, force_layout, projection, projection_after, projection_of
 
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
 
@@ -160,6 +162,37 @@ def test_communities_on_the_corpus_are_connected_ranked_and_beat_louvain(corpus_
     assert network.modularity(membership, weights=weights) >= network.modularity(louvain, weights=weights) > 0.3
     data = page_data((corpus_out / "graph.html").read_text(encoding="utf-8"))
     assert {d["id"]: d["community"] for d in data["nodes"]} == grouped
+
+
+RELATIONS = [*RELATION_WEIGHT, "co_mention", "unknown"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_projection_made_again_for_some_nodes_is_the_whole_projection(data) -> None:
+    """projection_after (a delta's page) gives the projection made from every edge again, whatever
+    nodes were added, removed or given other edges."""
+    names = [f"n{i:02d}" for i in range(14)]
+    edge = st.tuples(st.sampled_from(names), st.sampled_from(RELATIONS))
+    before_nodes = sorted(data.draw(st.sets(st.sampled_from(names), min_size=1)))
+    before = {u: [(v, r) for v, r in data.draw(st.lists(edge, max_size=6)) if v in before_nodes] for u in before_nodes}
+    removed = data.draw(st.sets(st.sampled_from(before_nodes)))
+    added = data.draw(st.sets(st.sampled_from(names))) - set(before_nodes)
+    after_nodes = sorted((set(before_nodes) - removed) | added)
+    changed = data.draw(st.sets(st.sampled_from(after_nodes))) if after_nodes else set()
+    changed |= added | {u for u in after_nodes if any(v in removed for v, _ in before.get(u, []))}  # their edges to removed nodes go
+    after = {u: ([(v, r) for v, r in data.draw(st.lists(edge, max_size=6)) if v in after_nodes] if u in changed else before[u]) for u in after_nodes}
+
+    def every(out: dict) -> list:
+        return [(u, v, r) for u in sorted(out) for v, r in out[u]]
+
+    old = projection_of(before_nodes, every(before))
+    whole = projection_of(after_nodes, every(after))
+    made = projection_after(old, after_nodes, lambda node: after[node], changed | removed)
+    assert made.nodes == whole.nodes
+    for name in ("src", "dst", "weight"):
+        assert getattr(made, name).tolist() == getattr(whole, name).tolist(), name
+        assert getattr(made, name).dtype == getattr(whole, name).dtype, name
 
 
 def test_cli_max_nodes(tmp_path: Path, seed_out: Path) -> None:

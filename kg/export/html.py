@@ -38,7 +38,7 @@ from kg.cache import code_fingerprint
 from kg.errors import ExportError
 from kg.fragments import CannotPatch, copy_range, published_stamp
 from kg.graph import evidence_of, sorted_edges
-from kg.layout import Placed, Positions, Projection, place, placing, projection, projection_of
+from kg.layout import Placed, Positions, Projection, place, placing, projection, projection_after, projection_of
 from kg.model import ARTICLE, NODE_KINDS, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 
 if TYPE_CHECKING:
@@ -161,8 +161,11 @@ def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, jo
         same_links = same_links and old is not None and _links(old) == _links(page)
         pages[node] = page
     order = sorted(pages)
-    if not same_links or simple is None:
+    if simple is None:
         simple = projection_of(order, ((u, item[0], item[1]) for u in order for item in pages[u][2]))
+    elif not same_links:
+        # Only the pairs of the nodes made again or removed are made again.
+        simple = projection_after(simple, order, lambda node: ((item[0], item[1]) for item in pages[node][2]), set(changes.nodes) | set(changes.removed))
     model = PageModel(fragments) if fragments is not None else None
     with placing(simple, fragments, fork=jobs > 1) as (positions, community):
         # While the page is laid out again, if it is: the model is kept, and the page written up to its nodes' positions.
