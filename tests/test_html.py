@@ -246,7 +246,7 @@ def test_far_field_is_the_same_a_block_at_a_time(monkeypatch, block) -> None:
     assert np.abs(whole).sum() > 0
 
 
-def test_pair_forces_a_block_at_a_time_and_within_components(monkeypatch) -> None:
+def test_pair_forces_a_block_at_a_time_and_pairs_within_components(monkeypatch) -> None:
     import numpy as np
 
     import kg.layout
@@ -269,9 +269,11 @@ def test_pair_forces_a_block_at_a_time_and_within_components(monkeypatch) -> Non
     assert np.allclose(forces(7, weight=weight), forces(10**6, weight=weight), rtol=1e-12, atol=1e-12)
     within = comp[a] == comp[b]
     assert 0 < within.sum() < len(a)
-    filtered = forces(7, same=comp)
-    a, b = a[within], b[within]
-    assert np.allclose(filtered, forces(10**6), rtol=1e-12, atol=1e-12)
+    for at_once in (1, 7, 399, 10**6):  # the pairs within a component, moved to the front in place, in order
+        monkeypatch.setattr(kg.layout, "PAIRS_AT_ONCE", at_once)
+        pairs = np.stack([a, b], axis=1)
+        kept = kg.layout._within(pairs, comp)
+        assert np.shares_memory(kept, pairs) and np.array_equal(kept, np.stack([a[within], b[within]], axis=1))
 
 
 def test_a_page_model_that_cannot_be_kept_costs_only_the_model(tmp_path, monkeypatch):
