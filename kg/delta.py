@@ -186,9 +186,6 @@ def build_changes(
     recorded, stamps = sealed
     if recorded != print_ or not _outputs_as_left(out, stamps):
         return None
-    known = state.known()
-    if known is None or known.extra.get("collisions"):
-        return None
     digest = dictionary_digest(tuple(dictionaries))
     store = ExtractionCache(folder, dictionary_digest=digest, code=code)
     held = _HELD.get(_held_key(folder, digest, code)) if resident else None
@@ -211,9 +208,13 @@ def build_changes(
 
             prepare_layout(("igraph",))
 
-    # A worker gets its matcher ready (half a second) while this process finds what changed; it
-    # is ended at once if nothing did, or if the change needs a whole build.
+    # A worker gets its matcher ready (half a second) while this process reads the last build's
+    # state and finds what changed; it is ended at once if nothing did, or if the change needs a
+    # whole build.
     with WarmWorker(matcher, jobs=1 if held is not None else jobs) as worker:
+        known = state.known()
+        if known is None or known.extra.get("collisions"):
+            return None
         read_at = time.time_ns()
         parsed = NoteCache(folder, code=code, one_by_one=True)
         found = scan(vault, known, parsed, read_at=read_at)
