@@ -43,7 +43,7 @@ from kg.dictionary import Dictionary, dictionary_digest
 from kg.graph import ARTICLE_PREFIX, broader_links, default_attrs, entity_attrs, entity_edges, mention_edges, note_attrs, note_edges, note_nodes, reaches, topic_id
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Extraction, Note, Problem, WikiLink
 from kg.parallel import WarmWorker
-from kg.read import FileState, LinkIndex, file_stamp, linked_paths, read_note, settle_problems, settled_kind, walk
+from kg.read import FileState, LinkIndex, file_stamp, read_note, settle_problems, settled_kind, walk
 from kg.resolve import Resolution, Summary, resolve
 from kg.state import BuildState, Known, Record, StateUnreadable
 from kg.vocab import DEFAULT_BASE, mint_text
@@ -238,9 +238,7 @@ def build_changes(
             raise Fallback("no notes left")
 
         # 2. kinds, links and extraction
-        notes, kinds = _settle_kinds(known, found)
-        if found.gone or any(rel not in known.notes for rel in found.fresh):
-            _check_links(known, notes, skip=set(changed))
+        notes, kinds, index = _settle_kinds(known, found, changed=set(changed))
         dictionary = kept_dictionary(folder, tuple(dictionaries), code=code)
         digests = {rel: found.files[rel].digest for rel in notes}
         keys = store.keys(notes.values(), digests=digests)
@@ -252,7 +250,7 @@ def build_changes(
     _check_resolution(known, resolution)
 
     # 4. records
-    plan = _Plan(known, state, notes, kinds, resolution, summaries, dictionary, found, changed, options.get("base", DEFAULT_BASE))
+    plan = _Plan(known, state, notes, kinds, resolution, summaries, dictionary, found, changed, options.get("base", DEFAULT_BASE), index)
     records = plan.make()
     known_now = plan.known_after(read_at=read_at, files=found.files, walk_problems=found.walk_problems)
 
@@ -301,13 +299,14 @@ def _outputs_as_left(out: Path, stamps: dict[str, list[int]]) -> bool:
         return False
 
 
-def _settle_kinds(known: Known, found: Scan) -> tuple[dict[str, Note], dict[str, str]]:
+def _settle_kinds(known: Known, found: Scan, *, changed: set[str]) -> tuple[dict[str, Note], dict[str, str], LinkIndex]:
     """Every note now (changed ones with their bodies), kinds settled as a whole build settles
-    them (kg.read.classify); Fallback when a note's kind would change, or a topic note changed."""
+    them (kg.read.classify), and the notes' LinkIndex; Fallback when a note's kind would change,
+    a topic note changed, or a link now leads elsewhere (see _links_now)."""
     notes = {rel: note for rel, note in known.notes.items() if rel not in found.gone and rel not in found.fresh}
     notes.update(found.fresh)
     notes = dict(sorted(notes.items()))
-    linked = linked_paths(notes.values())
+    index, linked = _links_now(known, notes, changed=changed)
     kinds: dict[str, str] = {}
     for rel, note in notes.items():
         kinds[rel] = settled_kind(note, linked)
@@ -321,24 +320,43 @@ def _settle_kinds(known: Known, found: Scan) -> tuple[dict[str, Note], dict[str,
             raise Fallback(f"topic note {rel} is gone")
     for rel in found.fresh:
         notes[rel] = replace(notes[rel], kind=kinds[rel])
-    return notes, kinds
+    return notes, kinds, index
 
 
-def _check_links(known: Known, notes: dict[str, Note], *, skip: set[str]) -> None:
-    """A note that came or went may be where other notes' links now lead, or no longer lead
-    (the links of the notes in `skip`, changed or gone, are made again anyway)."""
-    before, after = LinkIndex(known.notes.values()), LinkIndex(notes.values())
-    for rel, note in known.notes.items():
-        if rel in skip:
-            continue
-        for link in _links_of(note):
-            if before.resolve(link) != after.resolve(link):
+def _links_now(known: Known, notes: dict[str, Note], *, changed: set[str]) -> tuple[LinkIndex, set[str]]:
+    """The LinkIndex of `notes`, and the paths their links lead to (kg.read.linked_paths), in one
+    pass over every link. A note that came or went may be where other notes' links now lead, or
+    no longer lead: Fallback if one does (the links of the `changed` notes are made again anyway).
+    Only the links looked up by a key of such a note can; they alone are resolved as before too."""
+    index = LinkIndex(notes.values())
+    moved = set(notes) ^ set(known.notes)
+    before = LinkIndex(known.notes.values()) if moved else None
+    path_keys: set[str] = set()
+    name_keys: set[str] = set()
+    for rel in moved:
+        paths, name = LinkIndex.keys_of(rel)
+        path_keys.update(paths)
+        name_keys.add(name)
+
+    def leads_elsewhere(keys: tuple[str, str, str], now: str | None) -> bool:
+        return (keys[0] in path_keys or keys[1] in path_keys or keys[2] in name_keys) and before.lookup(keys) != now
+
+    linked: set[str] = set()
+    for rel, note in notes.items():
+        check = before is not None and rel not in changed
+        for link in note.links:
+            keys = LinkIndex.keys(link)
+            target = index.lookup(keys)
+            if target is not None and target != note.path:
+                linked.add(target)
+            if check and leads_elsewhere(keys, target):
                 raise Fallback(f"a link of {rel} now leads elsewhere")
-
-
-def _links_of(note: Note) -> Iterable[WikiLink]:
-    yield from note.links
-    yield from broader_links(note)
+        if check:
+            for link in broader_links(note):
+                keys = LinkIndex.keys(link)
+                if leads_elsewhere(keys, index.lookup(keys)):
+                    raise Fallback(f"a link of {rel} now leads elsewhere")
+    return index, linked
 
 
 def _extract(notes: dict[str, Note], fresh: dict[str, Note], keys: dict[str, str], store: ExtractionCache, worker: WarmWorker, *, progress, meanwhile: Callable[[], object]) -> tuple[dict[str, Extraction], dict[str, Summary]]:
@@ -384,11 +402,11 @@ def _check_resolution(known: Known, resolution: Resolution) -> None:
 class _Plan:
     """The new records of every node the change reaches (see `make`), and what follows from them."""
 
-    def __init__(self, known: Known, state: BuildState, notes: dict[str, Note], kinds: dict[str, str], resolution: Resolution, summaries: dict[str, Summary], dictionary: Dictionary, found: Scan, changed: list[str], base: str) -> None:
+    def __init__(self, known: Known, state: BuildState, notes: dict[str, Note], kinds: dict[str, str], resolution: Resolution, summaries: dict[str, Summary], dictionary: Dictionary, found: Scan, changed: list[str], base: str, index: LinkIndex) -> None:
         self.known, self.state, self.notes, self.kinds = known, state, notes, kinds
         self.resolution, self.summaries, self.dictionary, self.found, self.base = resolution, summaries, dictionary, found, base
         self.articles = {ARTICLE_PREFIX + rel for rel in changed}  # changed, new or gone article nodes
-        self.index = LinkIndex(notes.values())
+        self.index = index  # of `notes`
         self.note_node = note_nodes(notes.values(), resolution)
         self.old: dict[str, Record] = {}
         self.new: dict[str, Record | None] = {}

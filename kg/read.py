@@ -331,12 +331,30 @@ class LinkIndex:
         self._by_path: dict[str, str] = {}
         by_name: dict[str, list[str]] = {}
         for note in notes:
-            bare = _strip_suffix(note.path).lower()
+            (bare, lowered), name = self.keys_of(note.path)
             self._by_path[bare] = note.path
-            self._by_path[note.path.lower()] = note.path
-            by_name.setdefault(bare.rsplit("/", 1)[-1], []).append(note.path)
+            self._by_path[lowered] = note.path
+            by_name.setdefault(name, []).append(note.path)
         self._by_name = {name: sorted(paths)[0] for name, paths in by_name.items()}
         self._ambiguous = {name for name, paths in by_name.items() if len(paths) > 1}
+
+    @staticmethod
+    def keys(link: WikiLink) -> tuple[str, str, str]:
+        """What `link` is looked up by: its target as a path, without its suffix, and its name."""
+        target = unicodedata.normalize("NFC", link.target).lower().lstrip("/")
+        bare = _strip_suffix(target)
+        return target, bare, bare.rsplit("/", 1)[-1]
+
+    @staticmethod
+    def keys_of(path: str) -> tuple[tuple[str, str], str]:
+        """What the note at `path` is found by: (its two path keys, its name key)."""
+        bare = _strip_suffix(path).lower()
+        return (bare, path.lower()), bare.rsplit("/", 1)[-1]
+
+    def lookup(self, keys: tuple[str, str, str]) -> str | None:
+        """`resolve` of the link whose `keys` these are."""
+        target, bare, name = keys
+        return self._by_path.get(target) or self._by_path.get(bare) or self._by_name.get(name)
 
     def resolve(self, link: WikiLink) -> str | None:
         target = unicodedata.normalize("NFC", link.target).lower().lstrip("/")

@@ -176,6 +176,8 @@ def test_the_same_bytes_on_a_file_with_a_new_stat_change_nothing(vault, tmp_path
     [
         ("topic note edited", "topic note"),
         ("linked article deleted", "now leads elsewhere"),
+        ("a note added where a link led nowhere", "now leads elsewhere"),
+        ("a note of the same name added", "now leads elsewhere"),
         ("binary file added", "no note"),
         ("many notes changed", "notes changed"),
         ("a record damaged", "record cannot be read"),
@@ -185,13 +187,17 @@ def test_what_a_delta_cannot_do_exactly_is_built_whole(vault, tmp_path, change, 
     out = tmp_path / "out"
     linked = articles(vault)[1]
     first = articles(vault)[0]
-    first.write_text(first.read_text(encoding="utf-8") + f"\n[[{linked.stem}]]\n", encoding="utf-8")
+    first.write_text(first.read_text(encoding="utf-8") + f"\n[[{linked.stem}]]\n[[尚无笔记的页面]]\n", encoding="utf-8")
     delta(vault, out)
     if change == "topic note edited":
         topic = sorted((vault / "00-元语").rglob("*.md"))[0]
         topic.write_text(topic.read_text(encoding="utf-8") + "\n[[another topic]]\n", encoding="utf-8")
     elif change == "linked article deleted":
         linked.unlink()
+    elif change == "a note added where a link led nowhere":
+        (vault / "01-博客" / "尚无笔记的页面.md").write_text("---\ntitle: 尚无笔记的页面\n---\n\n正文。\n", encoding="utf-8")
+    elif change == "a note of the same name added":  # sorted before the linked note: Obsidian's pick by name changes
+        (vault / "00-元语" / f"{linked.stem}.md").write_text("---\ntitle: 同名\n---\n\n正文。\n", encoding="utf-8")
     elif change == "binary file added":
         (vault / "01-博客" / "image.md").write_bytes(b"\x00\x01\x02" * 100)
     elif change == "a record damaged":
