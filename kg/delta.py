@@ -76,7 +76,7 @@ class Changes:
     articles: set[str]  # article nodes among `nodes` and `removed` (graph.ttl's runs)
     iris: dict[str, str]  # the IRI of every node in `graph` and of every removed node
     graphml_keys: tuple[dict, dict]
-    page: tuple | None = None  # the page's model as the last build kept it, when already read (kg.export.html.PageModel.load)
+    page: object | None = None  # the page's model as the last build kept it, when already read (kg.export.html.PageModel.load), or made up to date (patch_ahead)
 
 
 @dataclass
@@ -257,6 +257,10 @@ def build_changes(
     # 5. outputs and state
     changes = plan.changes(records)
     changes.page = page[0] if page else None
+    if jobs > 1:  # the page's layout started now, if it must be made again (before the writers fork)
+        from kg.export.html import patch_ahead
+
+        patch_ahead(changes, fragments=folder, jobs=jobs)
     state.forget()  # from here until sealed, the state vouches for no outputs: its records may be saved before they are published
     files = write(changes, out, problems, lambda: state.save_changes(records, known_now))
     state.seal(print_, {path.name: output_stamp(path) for path in files})

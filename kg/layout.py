@@ -375,6 +375,8 @@ def _placed_json(simple: Projection) -> str:
 _LAYING: list = []
 # This process's end of the pipe to the worker `stand_by` started, until a layout is sent to it.
 _STANDBY: list = []
+# (projection, end of the pipe) of a layout lay_out_ahead sent to that worker.
+_AHEAD: list = []
 
 
 def _force_layout_shared() -> Positions:
@@ -397,12 +399,11 @@ def _laying_out(simple: Projection) -> Iterator[Callable[[], Positions]]:
 
     from kg.processes import follow_parent, frozen_heap, worker_pool
 
-    standby = _STANDBY.pop() if _STANDBY else None
-    if standby is not None:
-        try:
-            standby.send(simple)
-        except OSError:  # it is gone (killed): a worker of our own
-            standby.close()
+    if _AHEAD and _AHEAD[0][0] is simple:  # sent already (lay_out_ahead, maybe in the process this one was forked from)
+        standby = _AHEAD.pop()[1]
+    else:
+        standby = _STANDBY.pop() if _STANDBY else None
+        if standby is not None and not _sent(standby, simple):
             standby = None
     if standby is not None:
 
@@ -456,10 +457,47 @@ def stand_by(state: Path, *, jobs: int) -> None:
     _STANDBY[:] = [ours]
 
 
+def lay_out_ahead(simple: Projection, fragments: Path | None) -> bool:
+    """Send `simple` to the worker `stand_by` started, if there is one and its layout is not kept
+    in the cache folder `fragments`: for a build that knows its page's projection before it forks
+    the page's writer (kg.export.html.patch_ahead). True when sent: the `placing` of the same
+    projection, in this process or in one forked from it after, takes the positions from it."""
+    from kg.fragments import Fragments
+    from kg.processes import can_fork
+
+    if not _STANDBY or not can_fork():
+        return False
+    store = Fragments(fragments, "layout").open()
+    try:
+        if store.db is not None and store.get(store.key(simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes())) is not None:
+            return False
+    finally:
+        store.close()
+    standby = _STANDBY.pop()
+    if not _sent(standby, simple):
+        return False
+    _AHEAD[:] = [(simple, standby)]
+    return True
+
+
+def _sent(standby, simple: Projection) -> bool:  # noqa: ANN001 - a multiprocessing Connection
+    """Send `simple` to the worker standing by at the end of `standby`; False (the end closed) if it is gone (killed)."""
+    try:
+        standby.send(simple)
+    except OSError:
+        standby.close()
+        return False
+    return True
+
+
 def stand_down() -> None:
-    """End the worker `stand_by` started, if no layout was sent to it (a build that needed none)."""
+    """End the worker `stand_by` started, if no layout was sent to it (a build that needed none),
+    and let go of this process's end of the pipe to it if one was (lay_out_ahead: the page's
+    writer, forked after, holds its own)."""
     while _STANDBY:
         _STANDBY.pop().close()
+    while _AHEAD:
+        _AHEAD.pop()[1].close()
 
 
 def _standing_by(ours, theirs, parent: int) -> None:  # noqa: ANN001 - the two ends of a multiprocessing Pipe

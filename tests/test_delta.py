@@ -355,14 +355,19 @@ def standing_by(vault: str, tmp: str) -> None:
     def not_forked(*args, **kwargs):  # noqa: ANN002, ANN003
         raise AssertionError("a layout worker was forked: the one standing by was not used")
 
+    import kg.layout
+
     worker = standby()
     _new_article(vault_)
     kg.processes.worker_pool = not_forked  # what kg.layout reads when it would fork one (the others hold their own name)
+    sent, sending = [], kg.layout._sent
+    kg.layout._sent = lambda end, simple: sent.append(os.getpid()) or sending(end, simple)  # a child's append stays in the child
     try:
         result = build_vault(vault_, out, jobs=2, reuse_outputs=True)
     finally:
-        kg.processes.worker_pool = forked
+        kg.processes.worker_pool, kg.layout._sent = forked, sending
     assert result.changed == 1, result.fallback
+    assert sent == [os.getpid()], "the build process sends the layout before it forks the page's writer"
     worker.join(30)
     assert worker.exitcode == 0
     assert read_outputs(out) == whole(vault_, Path(tmp) / "whole")
@@ -375,7 +380,6 @@ def standing_by(vault: str, tmp: str) -> None:
     assert result.changed == 1, result.fallback
     assert read_outputs(out) == whole(vault_, Path(tmp) / "whole again")
 
-    import kg.layout
     from kg.errors import ExportError
 
     def failing(simple):  # noqa: ANN001, ANN202

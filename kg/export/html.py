@@ -38,7 +38,7 @@ from kg.cache import code_fingerprint
 from kg.errors import ExportError
 from kg.fragments import CannotPatch, copy_range, published_stamp
 from kg.graph import evidence_of, sorted_edges
-from kg.layout import Placed, Positions, Projection, place, placing, projection, projection_after, projection_of
+from kg.layout import Placed, Positions, Projection, lay_out_ahead, place, placing, projection, projection_after, projection_of
 from kg.model import ARTICLE, NODE_KINDS, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 
 if TYPE_CHECKING:
@@ -150,6 +150,42 @@ def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, jo
     kept = changes.page if changes.page is not None else (PageModel(fragments).load() if fragments is not None else None)
     if kept is None:
         raise CannotPatch(f"{fragments}: the page's model is missing or was made by other code")
+    now = kept if isinstance(kept, UpdatedPage) else _updated(changes, kept)
+    pages, order = now.pages, now.order
+    model = PageModel(fragments) if fragments is not None else None
+    with placing(now.simple, fragments, fork=jobs > 1) as (positions, community):
+        # While the page is laid out again, if it is: the model is kept, and the page written up to its nodes' positions.
+        if model is not None:
+            model.save(((node, pages[node]) for node in order), now.simple, kept=now.kept, changed=set(changes.nodes))
+        _write_page(handle, lambda: ((node, pages[node]) for node in order), positions, community, total=len(order), left_out={}, max_nodes=None, model=None)
+
+
+def patch_ahead(changes: Changes, *, fragments: Path | None = None, jobs: int = 1) -> None:
+    """What `patch` does first, done by the build process before it forks the page's writer:
+    the page's model (`changes.page`, when read) brought up to date and, when its links changed
+    and `jobs` > 1, its layout sent to the worker kg.layout.stand_by started (lay_out_ahead), a
+    moment sooner than the page's writer could: a new note's build waits on that layout."""
+    if changes.page is None or isinstance(changes.page, UpdatedPage):
+        return
+    changes.page = _updated(changes, changes.page)
+    if jobs > 1 and changes.page.relaid:
+        lay_out_ahead(changes.page.simple, fragments)
+
+
+@dataclass(frozen=True)
+class UpdatedPage:
+    """The page's model after a delta's changes: the model as read (`kept`), its nodes now
+    (`pages`, in `order`) and their projection, `relaid` when its links changed."""
+
+    kept: KeptPage
+    pages: dict[str, PageNode]
+    order: list[str]
+    simple: Projection
+    relaid: bool
+
+
+def _updated(changes: Changes, kept: KeptPage) -> UpdatedPage:
+    """The UpdatedPage of `kept` (its pages are changed in place) after `changes`."""
     pages, simple = kept.pages, kept.simple
     graph = changes.graph
     same_links = not any(node in pages for node in changes.removed)
@@ -166,12 +202,7 @@ def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, jo
     elif not same_links:
         # Only the pairs of the nodes made again or removed are made again.
         simple = projection_after(simple, order, lambda node: ((item[0], item[1]) for item in pages[node][2]), set(changes.nodes) | set(changes.removed))
-    model = PageModel(fragments) if fragments is not None else None
-    with placing(simple, fragments, fork=jobs > 1) as (positions, community):
-        # While the page is laid out again, if it is: the model is kept, and the page written up to its nodes' positions.
-        if model is not None:
-            model.save(((node, pages[node]) for node in order), simple, kept=kept, changed=set(changes.nodes))
-        _write_page(handle, lambda: ((node, pages[node]) for node in order), positions, community, total=len(order), left_out={}, max_nodes=None, model=None)
+    return UpdatedPage(kept, pages, order, simple, relaid=not same_links)
 
 
 def _links(page: PageNode) -> set[tuple[str, str]]:
