@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 
 from kg.cache import CacheStats, ExtractionCache, NoteCache, code_fingerprint, kept_dictionary
 from kg.delta import Changes, Fallback, build_changes, fingerprint, hold_matcher, output_stamp
@@ -35,6 +35,9 @@ from kg.read import VaultFiles, read_vault
 from kg.resolve import Resolution, resolve
 from kg.state import BuildState, Known
 from kg.vocab import DEFAULT_BASE, mint_text
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Progress = Callable[[int, int], None]
 

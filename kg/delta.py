@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import networkx as nx
 
 from kg.cache import CacheStats, ExtractionCache, NoteCache, kept_dictionary
 from kg.extract import Matcher, build_matcher
@@ -45,7 +44,7 @@ from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Extraction, Note, Problem, Wi
 from kg.parallel import WarmWorker
 from kg.read import FileState, LinkIndex, file_stamp, read_note, settle_problems, settled_kind, walk
 from kg.resolve import Resolution, Summary, resolve
-from kg.state import BuildState, Known, Record, StateUnreadable
+from kg.state import BuildState, ChangeGraph, Known, Record, StateUnreadable, add_record
 from kg.vocab import DEFAULT_BASE, mint_text
 
 # Stats this close to (or after) the moment the last build read the files may hide a change made
@@ -70,7 +69,7 @@ class Changes:
     `graph` holds each node of `nodes` with its attributes and out-edges as a whole build would
     make them, and the nodes they link to (with their kind only)."""
 
-    graph: nx.MultiDiGraph
+    graph: ChangeGraph
     nodes: list[str]  # sorted: nodes whose entries are made again
     removed: list[str]  # sorted: nodes that are gone
     articles: set[str]  # article nodes among `nodes` and `removed` (graph.ttl's runs)
@@ -547,11 +546,10 @@ class _Plan:
 
     def changes(self, records: dict[str, Record | None]) -> Changes:
         """The Changes for the exporters (after `known_after`, which settles the new nodes' IRIs)."""
-        graph = nx.MultiDiGraph()
+        graph = ChangeGraph()
         iris = {**self.known.iris, **self.iris}
         present = sorted(node for node, record in records.items() if record is not None)
         removed = sorted(node for node, record in records.items() if record is None and node in self.known.iris)
-        from kg.state import add_record
 
         for node in present:
             add_record(graph, node, records[node])

@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import networkx as nx
 import numpy as np
 
 from kg.dictionary import Dictionary
@@ -23,6 +23,9 @@ from kg.model import ARTICLE, EVIDENCE_PER_PAIR, ORGANIZATION, PERSON, SOURCE, T
 from kg.processes import collector_paused
 from kg.read import LinkIndex
 from kg.resolve import Resolution, entity_id, resolve
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # Edge relations: name -> (from kind(s), to kind(s)) as documentation; the exporters map them.
 RELATIONS = {
@@ -68,6 +71,8 @@ def build_graph(notes: list[Note], extractions: Mapping[str, Extraction], dictio
     notes = sorted(notes, key=lambda n: n.path)
     if resolution is None:
         resolution = resolve(notes, extractions, dictionary)
+    import networkx as nx
+
     graph = nx.MultiDiGraph()
     index = LinkIndex(notes)
     note_node = note_nodes(notes, resolution)
@@ -324,6 +329,8 @@ def add_edges(graph: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str, dict]
         elif key in keyed:
             raise ValueError(f"edge {u!r} -> {v!r} {key!r} is already in the graph")
         keyed[key] = data
+    import networkx as nx
+
     nx._clear_cache(graph)
 
 

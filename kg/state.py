@@ -22,13 +22,16 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 
 from kg.cache import connect, remove_database
 from kg.model import Entity, Note, Problem
 from kg.places import STATE_FILE
 from kg.read import FileState
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS record (node TEXT PRIMARY KEY, value BLOB NOT NULL)",
@@ -39,12 +42,51 @@ _SCHEMA = (
 Record = tuple[dict, list[tuple[str, list[tuple[str, dict]]]]]
 
 
+class ChangeGraph:
+    """The few nodes a delta build makes again (kg.delta's Changes), with as much of networkx's
+    MultiDiGraph as the exporters' patches read: its own dicts (`_node`, `_succ`, `_pred`: node ->
+    attributes, node -> target -> relation -> data, and the other way), `graph`, `nodes[node]`,
+    `add_node` and what graph.json states of it. Not a networkx graph: importing networkx is 0.13 s of a one-note rebuild, which
+    makes nothing else with it."""
+
+    def __init__(self) -> None:
+        self.graph: dict = {}  # the graph's own attributes: none, as a whole build's
+        self._node: dict[str, dict] = {}
+        self._succ: dict[str, dict[str, dict]] = {}
+        self._pred: dict[str, dict[str, dict]] = {}
+
+    def is_directed(self) -> bool:
+        return True
+
+    def is_multigraph(self) -> bool:
+        return True
+
+    @property
+    def nodes(self) -> dict[str, dict]:
+        return self._node
+
+    def add_node(self, node: str, **attrs: object) -> None:
+        """As MultiDiGraph.add_node: a node new to the graph, or more attributes for one in it."""
+        if node not in self._succ:
+            self._succ[node], self._pred[node], self._node[node] = {}, {}, {}
+        self._node[node].update(attrs)
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._node
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._node)
+
+    def __len__(self) -> int:
+        return len(self._node)
+
+
 def record_of(graph: nx.MultiDiGraph, node: str) -> Record:
     """The Record of `node` in `graph`."""
     return graph._node[node], [(v, list(keyed.items())) for v, keyed in graph._succ[node].items()]
 
 
-def add_record(graph: nx.MultiDiGraph, node: str, record: Record) -> None:
+def add_record(graph: nx.MultiDiGraph | ChangeGraph, node: str, record: Record) -> None:
     """Put `node` with its Record into `graph` (targets it does not hold yet come without attributes)."""
     attrs, edges = record
     graph.add_node(node, **attrs)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -159,6 +161,24 @@ def _state(out: Path) -> tuple:
         known.graphml,
         known.counts,
     )
+
+
+def test_a_delta_never_imports_networkx(vault, tmp_path):
+    """A rebuild after a new note (the page laid out again, every format patched, in forked
+    writers) makes its few nodes in kg.state.ChangeGraph: networkx's import (0.13 s) is left to
+    whole builds. The outputs are a whole build's."""
+    out = tmp_path / "out"
+    build_vault(vault, out, jobs=2, reuse_outputs=True)
+    _new_article(vault)
+    script = (
+        "import sys; from kg.build import build_vault; "
+        f"result = build_vault({str(vault)!r}, {str(out)!r}, jobs=2, reuse_outputs=True); "
+        "print(result.changed, result.fallback, sorted({m.split('.')[0] for m in sys.modules} & {'networkx', 'rdflib'}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "1 None []"
+    assert read_outputs(out) == whole(vault, tmp_path / "whole")
 
 
 def test_the_same_bytes_on_a_file_with_a_new_stat_change_nothing(vault, tmp_path):
@@ -318,9 +338,6 @@ def test_the_layout_worker_started_early_lays_out_a_delta_or_ends_unused(vault, 
 
     In a Python process of its own: a worker is forked only from a process without other threads,
     and earlier tests leave some (Dask's)."""
-    import subprocess
-    import sys
-
     script = f"import test_delta; test_delta.standing_by({str(vault)!r}, {str(tmp_path)!r})"
     proc = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]

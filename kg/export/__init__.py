@@ -25,7 +25,6 @@ from typing import TextIO
 
 from typing import TYPE_CHECKING
 
-import networkx as nx
 
 from kg.errors import ExportError
 from kg.fragments import CannotPatch
@@ -33,6 +32,8 @@ from kg.graph import edge_count
 from kg.processes import affordable_workers, can_fork, follow_parent, frozen_heap, give_back_memory, worker_pool
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from kg.delta import Changes
 
 

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import networkx as nx
 import orjson
 from lxml import etree
 
@@ -25,6 +24,8 @@ from kg.fragments import OutputPieces
 from kg.graph import edge_groups, sorted_edges, written
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from kg.delta import Changes
 
 NAMESPACE = "http://graphml.graphdrawing.org/xmlns"

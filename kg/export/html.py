@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import networkx as nx
 import numpy as np
 import orjson
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
@@ -42,6 +41,8 @@ from kg.layout import Placed, Positions, Projection, lay_out_ahead, place, placi
 from kg.model import ARTICLE, NODE_KINDS, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from kg.delta import Changes
 
 # How each kind looks: colour and vis-network shape.

@@ -14,13 +14,14 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import networkx as nx
 import orjson
 
 from kg.fragments import OutputPieces
 from kg.graph import edge_groups, sorted_edges, written
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from kg.delta import Changes
 
 _OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
@@ -28,6 +29,8 @@ _OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 
 def to_node_link(graph: nx.MultiDiGraph) -> dict:
     """The whole document as one dict (what `stream` writes, for callers that want the data)."""
+    import networkx as nx
+
     data = nx.node_link_data(graph, edges="edges")
     data["nodes"] = sorted(data["nodes"], key=lambda n: n["id"])
     data["edges"] = sorted((written(edge) for edge in data["edges"]), key=lambda e: (e["source"], e["target"], e["key"]))

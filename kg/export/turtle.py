@@ -24,7 +24,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import networkx as nx
 import pyoxigraph as ox
 
 from kg.fragments import OutputPieces
@@ -34,6 +33,8 @@ from kg.normalize import has_cjk
 from kg.vocab import DEFAULT_BASE, KG_IRI, PREFIX_IRIS, RDF_IRI, SCHEMA_IRI, SKOS_IRI, XSD_IRI, clean_literal, encode_segment, mint_text
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     import rdflib
 
     from kg.delta import Changes
