@@ -261,7 +261,7 @@ def build_changes(
 
         patch_ahead(changes, fragments=folder, jobs=jobs)
     state.forget()  # from here until sealed, the state vouches for no outputs: its records may be saved before they are published
-    files = write(changes, out, problems, lambda: state.save_changes(records, known_now))
+    files = write(changes, out, problems, lambda: state.save_changes(records, known_now, notes=changed))
     state.seal(print_, {path.name: output_stamp(path) for path in files})
     parsed.save_changes(gone=sorted(found.gone))
     held = (known, found, notes, summaries, resolution, plan, records, changes, page)
