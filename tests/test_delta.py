@@ -242,6 +242,26 @@ def test_what_a_delta_cannot_do_exactly_is_built_whole(vault, tmp_path, change, 
     assert follow.unchanged
 
 
+def test_a_damaged_note_row_in_the_state_means_a_whole_build(vault, tmp_path):
+    """The state keeps each note in a row of its own (kg.state): one that cannot be unpickled
+    makes the state unusable, and the rebuild is whole and right; the state it leaves serves the next."""
+    import sqlite3
+
+    out = tmp_path / "out"
+    delta(vault, out)
+    write_prose(articles(vault)[0], "又提到了 OpenAI 的 Sora。")
+    with sqlite3.connect(out / CACHE_FOLDER / "state.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM note").fetchone()[0] == len(list(vault.rglob("*.md")))
+        db.execute("UPDATE note SET value = x'00ff' WHERE path = (SELECT min(path) FROM note)")
+    db.close()
+    assert BuildState(out / CACHE_FOLDER).known() is None
+    result = delta(vault, out)
+    assert result.graph is not None and result.changed is None  # whole
+    assert read_outputs(out) == whole(vault, tmp_path / "whole")
+    write_prose(articles(vault)[1], "又提到了 Midjourney。")
+    assert delta(vault, out).changed == 1
+
+
 # ---- random edits, each checked against a whole build -----------------------------------------
 
 WORDS = ["OpenAI", "Sora", "GPT-4o", "Claude", "Gemini 2.5 Pro", "即梦", "可灵", "Midjourney", "字节跳动", "Zorblatt 2", "Qwerty-X9", "Blorptek 公司", "奥特曼表示", "这是一个句子"]
