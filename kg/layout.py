@@ -339,7 +339,7 @@ def placing(simple: Projection, fragments: Path | None, *, fork: bool = False) -
     try:
         key = store.key(simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes()) if store.db is not None else None
         text = store.get(key) if key is not None else None
-        if text is None and fork and can_fork():
+        if text is None and ((fork and can_fork()) or (_AHEAD and _AHEAD[0][0] is simple)):  # sent ahead: no fork needed
             with _laying_out(simple) as laid:
                 grouped = communities(simple)
                 got: list[Positions] = []
@@ -463,9 +463,8 @@ def lay_out_ahead(simple: Projection, fragments: Path | None) -> bool:
     the page's writer (kg.export.html.patch_ahead). True when sent: the `placing` of the same
     projection, in this process or in one forked from it after, takes the positions from it."""
     from kg.fragments import Fragments
-    from kg.processes import can_fork
 
-    if not _STANDBY or not can_fork():
+    if not _STANDBY:
         return False
     store = Fragments(fragments, "layout").open()
     try:

@@ -64,11 +64,16 @@ def die_with_parent(parent: int) -> None:
 def stop_pool(pool: ProcessPoolExecutor) -> None:
     """Ctrl-C: drop the queued work and end the workers now, not when their current task is done."""
     workers = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:
         worker.terminate()
     for worker in workers:  # gone before the caller cleans up after them (e.g. removes their folder)
         worker.join(10)
+    if manager is not None and manager is not threading.current_thread():
+        # The pool's own thread, which shutdown(wait=False) leaves running a moment: while it runs
+        # this process cannot fork (can_fork), and a delta's page writer would not be forked.
+        manager.join(10)
 
 
 @contextmanager
