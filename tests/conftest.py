@@ -28,9 +28,7 @@ def need_corpus() -> Path:
     """The sample vault; skipped where it is absent (a user's clone), a failure under CI."""
     if CORPUS.is_dir():
         return CORPUS
-    if not os.environ.get("CI"):
-        pytest.skip(f"the sample corpus is not beside this clone ({CORPUS})")
-    pytest.fail(f"the sample corpus is missing at {CORPUS} and CI is set")
+    _missing(f"the sample corpus is not beside this clone ({CORPUS})", f"the sample corpus is missing at {CORPUS} and CI is set")
 
 
 def need_tool(name: str) -> str:
@@ -38,9 +36,13 @@ def need_tool(name: str) -> str:
     path = shutil.which(name)
     if path:
         return path
-    if not os.environ.get("CI"):
-        pytest.skip(f"{name} is not installed; run scripts/test.sh to install it")
-    pytest.fail(f"{name} is not installed and CI is set (scripts/test.sh installs it)")
+    _missing(f"{name} is not installed; run scripts/test.sh to install it", f"{name} is not installed and CI is set (scripts/test.sh installs it)")
+
+
+def _missing(outside_ci: str, under_ci: str) -> None:
+    """What a test does when something it needs is missing: fails under CI (where everything must
+    be there), skips elsewhere (a user's clone without the corpus or a system tool)."""
+    (pytest.fail(under_ci) if os.environ.get("CI") else pytest.skip(outside_ci))
 
 
 def run_kg(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess:
