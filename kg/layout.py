@@ -337,9 +337,9 @@ def placing(simple: Projection, fragments: Path | None, *, fork: bool = False) -
 
     store = Fragments(fragments, "layout").open()
     try:
-        key = store.key(simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes()) if store.db is not None else None
+        key = _layout_key(store, simple) if store.db is not None else None
         text = store.get(key) if key is not None else None
-        if text is None and ((fork and can_fork()) or (_AHEAD and _AHEAD[0][0] is simple)):  # sent ahead: no fork needed
+        if text is None and ((fork and can_fork()) or _sent_ahead(simple)):  # sent ahead: no fork needed
             with _laying_out(simple) as laid:
                 grouped = communities(simple)
                 got: list[Positions] = []
@@ -399,7 +399,7 @@ def _laying_out(simple: Projection) -> Iterator[Callable[[], Positions]]:
 
     from kg.processes import follow_parent, frozen_heap, worker_pool
 
-    if _AHEAD and _AHEAD[0][0] is simple:  # sent already (lay_out_ahead, maybe in the process this one was forked from)
+    if _sent_ahead(simple):  # by lay_out_ahead, maybe in the process this one was forked from
         standby = _AHEAD.pop()[1]
     else:
         standby = _STANDBY.pop() if _STANDBY else None
@@ -468,7 +468,7 @@ def lay_out_ahead(simple: Projection, fragments: Path | None) -> bool:
         return False
     store = Fragments(fragments, "layout").open()
     try:
-        if store.db is not None and store.get(store.key(simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes())) is not None:
+        if store.db is not None and store.get(_layout_key(store, simple)) is not None:
             return False
     finally:
         store.close()
@@ -477,6 +477,16 @@ def lay_out_ahead(simple: Projection, fragments: Path | None) -> bool:
         return False
     _AHEAD[:] = [(simple, standby)]
     return True
+
+
+def _layout_key(store, simple: Projection) -> bytes:  # noqa: ANN001 - a kg.fragments.Fragments
+    """What the layout of `simple` is kept under in the layout's store."""
+    return store.key(simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes())
+
+
+def _sent_ahead(simple: Projection) -> bool:
+    """Whether lay_out_ahead sent this very projection to the worker standing by."""
+    return bool(_AHEAD) and _AHEAD[0][0] is simple
 
 
 def _sent(standby, simple: Projection) -> bool:  # noqa: ANN001 - a multiprocessing Connection

@@ -357,12 +357,8 @@ class LinkIndex:
         return self._by_path.get(target) or self._by_path.get(bare) or self._by_name.get(name)
 
     def resolve(self, link: WikiLink) -> str | None:
-        target = unicodedata.normalize("NFC", link.target).lower().lstrip("/")
-        hit = self._by_path.get(target) or self._by_path.get(_strip_suffix(target))
-        if hit:
-            return hit
         # Obsidian picks the shortest path among notes of the same name; sorted order is our tie-break.
-        return self._by_name.get(_strip_suffix(target).rsplit("/", 1)[-1])
+        return self.lookup(self.keys(link))
 
 
 def _strip_suffix(path: str) -> str:

@@ -406,7 +406,7 @@ def standing_by(vault: str, tmp: str) -> None:
 
         store = Fragments(fragments, "layout").open()
         try:  # a layout kept for this very projection is not laid out again, nor sent
-            kept = store.get(store.key(simple.nodes, simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes())) is not None
+            kept = store.get(kg.layout._layout_key(store, simple)) is not None
         finally:
             store.close()
         ahead.append((laying_ahead(simple, fragments), kept))
