@@ -36,13 +36,19 @@ from kg.discover import Lexicon
 from kg.model import Extraction, Note
 from kg.resolve import Summary, summarize
 from kg.processes import collector_paused
+from kg.words import KeptWords, TableCover
+from kg.words import save as save_words
 
 CACHE_FILE = "extractions.sqlite"
 NOTES_FILE = "notes.sqlite"  # each note as read (see NoteCache)
 _STORE_ROW = "INSERT OR REPLACE INTO note_extraction (path, key, value, checksum, summary) VALUES (?, ?, ?, ?, ?)"  # one note's row, as `_row` makes it
-LEXICON_FILE = "lexicon.pickle"  # the discovery word lists, built once per code and dictionary version
+LEXICON_FILE = "lexicon.words"  # the discovery word lists, built once per code and dictionary version (kg.words)
 DICTIONARY_FILE = "dictionary.pickle"  # the dictionary as parsed (see kept_dictionary)
-WORDS_FILE = "words.pickle"  # the tokenizer's word table, likewise (see WordTable)
+WORDS_FILE = "tokenizer.words"  # the tokenizer's word table, likewise (see WordTable)
+_LEGACY_WORD_FILES = ("lexicon.pickle", "words.pickle")  # what earlier versions kept them in
+_TABLE = "frequencies"  # the word table's section in WORDS_FILE
+# The discovery word lists kept in LEXICON_FILE's sections, the rest of the Lexicon in its head.
+LARGE_WORD_LISTS = ("han_words", "known_english", "han_known")
 # One row a note: its key, its Extraction pickled with a digest of the pickle (a damaged row is
 # told without unpickling it), and its kg.resolve.Summary (marshal). Earlier versions kept a table
 # `extraction` without summaries: dropped when rows are next stored.
@@ -217,29 +223,35 @@ class ExtractionCache:
         from_store = ((path, marshal.loads(value)) for path, key, value in rows if keys.get(path) == key and path not in held)
         yield from heapq.merge(from_store, ((path, summarize(held[path])) for path in sorted(held)), key=operator.itemgetter(0))
 
-    def lexicon(self, dictionary: Dictionary) -> Lexicon:
+    def lexicon(self, dictionary: Dictionary, *, lazy: bool = False) -> Lexicon:
         """The discovery word lists for `dictionary`, from LEXICON_FILE when it was made by this very
         code, dictionary and word-list versions, else built (about a second: the wordfreq lists and
-        jieba's dictionary) and stored for the next build."""
+        jieba's dictionary) and stored for the next build. `lazy`: the large lists read from the
+        file a bucket at a time as words are looked up (kg.words.Words), for a build that extracts
+        a few notes."""
         from kg.extract import build_lexicon
 
-        kept = KeptPickle(self.folder / LEXICON_FILE, self._lexicon_key(dictionary))
+        path = self.folder / LEXICON_FILE
         try:
-            lexicon = kept.load()
-            if isinstance(lexicon, Lexicon):
-                return lexicon
+            kept = KeptWords.open(path, self._lexicon_key(dictionary))
+            if kept is not None and isinstance(kept.head, Lexicon):
+                read = kept.words if lazy else kept.whole_set
+                return replace(kept.head, **{name: read(name) for name in LARGE_WORD_LISTS})
         except Exception as exc:  # noqa: BLE001 - a damaged file only means "build it again"
-            self.stats.notices.append(f"{kept.path}: unreadable ({type(exc).__name__}); built the word lists again")
+            self.stats.notices.append(f"{path}: unreadable ({type(exc).__name__}); built the word lists again")
         lexicon = build_lexicon(dictionary)
         try:
-            kept.save(lexicon)
+            head = replace(lexicon, **{name: frozenset() for name in LARGE_WORD_LISTS})
+            save_words(path, self._lexicon_key(dictionary), head, sets={name: getattr(lexicon, name) for name in LARGE_WORD_LISTS})
+            _forget_legacy(self.folder)
         except OSError as exc:
-            self.stats.notices.append(f"{kept.path}: cannot be written ({exc.strerror or exc}); the next build builds the word lists again")
+            self.stats.notices.append(f"{path}: cannot be written ({exc.strerror or exc}); the next build builds the word lists again")
         return lexicon
 
-    def word_table(self, dictionary: Dictionary) -> WordTable:
-        """Where the tokenizer's word table for `dictionary` is kept (valid for the same versions as the word lists)."""
-        return WordTable(self.folder / WORDS_FILE, self._lexicon_key(dictionary))
+    def word_table(self, dictionary: Dictionary, *, lazy: bool = False) -> WordTable:
+        """Where the tokenizer's word table for `dictionary` is kept (valid for the same versions as
+        the word lists); `lazy`: read for the texts cut (see WordTable)."""
+        return WordTable(self.folder / WORDS_FILE, self._lexicon_key(dictionary), lazy=lazy)
 
     def _lexicon_key(self, dictionary: Dictionary) -> str:
         """The key of the word lists and the word table: kg's code, the dictionary, wordfreq's and jieba's versions."""
@@ -398,31 +410,46 @@ class KeptPickle:
             temporary.unlink(missing_ok=True)
 
 
-class WordTable(KeptPickle):
+@dataclass(frozen=True)
+class WordTable:
     """The word table of extraction's jieba tokenizer (jieba's dictionary with the dictionary's
-    Chinese names added: half a million words), kept under the word lists' key. Building it takes
-    jieba most of a second (its own cache is a marshal file slower to load than a pickle); loading
-    it here takes a quarter of that, which is most of what a worker spends before it extracts the
-    one note of a one-note edit.
+    Chinese names added: half a million words), kept in a kg.words file under the word lists' key.
+    Building it takes jieba most of a second (its own cache is a marshal file slower to load);
+    reading it whole from here takes a quarter of that, once per worker of a cold build. `lazy`:
+    read only for the texts cut (kg.words.TableCover), a few milliseconds for a one-note edit.
 
     Disposable, and quiet (it is made in whichever process builds the tokenizer, often a worker
     that cannot report): a missing, stale or damaged file means "build the table", and the builder
     stores it again. Small enough to hand to a spawned worker (a path and a key)."""
 
-    def words(self) -> tuple[dict[str, int], int] | None:
-        """(word -> frequency, total of frequencies) as stored, or None."""
+    path: Path
+    key: str
+    lazy: bool = False
+
+    def words(self) -> tuple[dict[str, int] | TableCover, int] | None:
+        """(word -> frequency, or a TableCover when lazy; the total of frequencies) as stored, or None."""
         try:
-            table = self.load()
+            kept = KeptWords.open(self.path, self.key)
+            if kept is None or not isinstance(kept.head, int):
+                return None
+            return (kept.cover(_TABLE) if self.lazy else kept.whole_table(_TABLE)), kept.head
         except Exception:  # noqa: BLE001 - damaged: only means "build it"
             return None
-        if isinstance(table, tuple) and len(table) == 2 and isinstance(table[0], dict) and isinstance(table[1], int):
-            return table
-        return None
 
     def keep(self, words: dict[str, int], total: int) -> None:
         """Store the table; failing to is not an error (the next build builds it)."""
         try:
-            self.save((words, total))
+            save_words(self.path, self.key, total, tables={_TABLE: words})
+            _forget_legacy(self.path.parent)
+        except OSError:
+            pass
+
+
+def _forget_legacy(folder: Path) -> None:
+    """Delete what earlier versions kept the word lists in."""
+    for name in _LEGACY_WORD_FILES:
+        try:
+            (folder / name).unlink(missing_ok=True)
         except OSError:
             pass
 

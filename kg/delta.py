@@ -270,7 +270,8 @@ def build_changes(
 
 def _matcher(folder: Path, store: ExtractionCache, dictionaries: tuple[Path, ...], code: str) -> Matcher:
     dictionary = kept_dictionary(folder, tuple(dictionaries), code=code)
-    return build_matcher(dictionary, store.lexicon(dictionary), store.word_table(dictionary))
+    # Read lazily: a delta looks up the words of a few notes, not all of the lists.
+    return build_matcher(dictionary, store.lexicon(dictionary, lazy=True), store.word_table(dictionary, lazy=True))
 
 
 # The one matcher a resident process keeps (see hold_matcher), by _held_key.

@@ -20,6 +20,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from kg.model import ORGANIZATION, PERSON, PRODUCT, Mention, Relation
@@ -82,18 +83,20 @@ QUOTED = re.compile(rf"[「“《]([^」”》\n]{{2,20}})[」”》]")
 
 @dataclass(frozen=True)
 class Lexicon:
-    """Word lists discovery needs: noise words (folded), English word frequency, names."""
+    """Word lists discovery needs: noise words (folded), English word frequency, names. The large
+    sets (kg.cache.LARGE_WORD_LISTS) may be kg.words.Words, read as they are looked up: ask them
+    only `in`."""
 
     noise: frozenset[str]
     given_names: frozenset[str]
     surnames: tuple[str, ...]
     common_english: frozenset[str]  # lower-case words too common to be a name on their own
-    han_words: frozenset[str]  # common Chinese words that are never names alone
+    han_words: AbstractSet[str]  # common Chinese words that are never names alone
     ambiguous: frozenset[str] = frozenset()  # dictionary names that are also common words (联想, 苹果)
-    known_english: frozenset[str] = frozenset()  # lower-case words of English (and other European languages)
-    han_known: frozenset[str] = frozenset()
+    known_english: AbstractSet[str] = frozenset()  # lower-case words of English (and other European languages)
+    han_known: AbstractSet[str] = frozenset()  # Chinese words jieba knows with some frequency, proper or not
     names: frozenset[str] = frozenset()  # folded dictionary spellings
-    places: frozenset[str] = frozenset()  # Chinese place names (jieba tag ns)  # Chinese words jieba knows with some frequency, proper or not
+    places: frozenset[str] = frozenset()  # Chinese place names (jieba tag ns)
 
 
 def discover(prose: str, known: list[Mention], lexicon: Lexicon, cut: Cut) -> tuple[list[Mention], list[Relation]]:

@@ -12,13 +12,14 @@ import logging
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 
 import ahocorasick
 
 from kg.cache import WordTable
+from kg.words import TableCover
 from kg.dictionary import Dictionary, Entry
 from kg.discover import Lexicon, discover
 from kg.model import EVIDENCE_PER_PAIR, Extraction, Mention, Note
@@ -72,18 +73,24 @@ class Matcher:
     lexicon: Lexicon
     han_names: tuple[str, ...]
     words: WordTable | None = None  # where the tokenizer's word table is kept between builds, if anywhere
+    _cover: TableCover | None = field(default=None, init=False, repr=False)  # the table, when read for the texts cut
 
     @cached_property
     def tokenizer(self):
         """A private jieba.Tokenizer that knows the dictionary's Chinese names (made on first use,
-        from `words` when it holds the table)."""
+        from `words` when it holds the table). Cut with `cut`: a table read lazily holds only what
+        the texts given to `cut` need."""
         jieba = import_jieba()
         jieba.setLogLevel(logging.WARNING)
         tokenizer = jieba.Tokenizer()
         stored = self.words.words() if self.words is not None else None
         if stored is not None:
+            table, total = stored
+            if isinstance(table, TableCover):
+                self._cover = table
+                table = table.words
             with tokenizer.lock:  # what Tokenizer.initialize sets, from the table it would build
-                tokenizer.FREQ, tokenizer.total = stored
+                tokenizer.FREQ, tokenizer.total = table, total
                 tokenizer.initialized = True
             return tokenizer
         tokenizer.initialize()
@@ -95,7 +102,10 @@ class Matcher:
 
     def cut(self, text: str) -> list[str]:
         """jieba's words of `text`, without HMM guessing (deterministic, fast)."""
-        return self.tokenizer.lcut(text, HMM=False)
+        tokenizer = self.tokenizer
+        if self._cover is not None:
+            self._cover.cover(text)
+        return tokenizer.lcut(text, HMM=False)
 
 
 def build_matcher(dictionary: Dictionary, lexicon: Lexicon | None = None, words: WordTable | None = None) -> Matcher:
@@ -239,7 +249,7 @@ def _is_word(prose: str, start: int, end: int, matcher: Matcher) -> bool:
     left, right = max(0, start - 8), min(len(prose), end + 8)
     offset = left
     cuts = {offset}
-    for token in matcher.tokenizer.cut(prose[left:right], HMM=False):
+    for token in matcher.cut(prose[left:right]):
         offset += len(token)
         cuts.add(offset)
     return start in cuts and end in cuts

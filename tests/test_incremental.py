@@ -267,7 +267,7 @@ def test_word_lists_are_kept_and_damage_only_costs_a_rebuild(vault, tmp_path, mo
     assert edited.cache.misses == 1 and edited.cache.notices == []
     reference = read_outputs(out)
 
-    stored.write_bytes(stored.read_bytes()[:5000])  # right header, cut-off pickle
+    stored.write_bytes(stored.read_bytes()[:5000])  # right key, the rest cut off
     note.write_text(note.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     damaged = build_vault(vault, out, jobs=1)
     assert any(LEXICON_FILE in notice and "unreadable" in notice for notice in damaged.cache.notices)
@@ -303,7 +303,7 @@ def test_the_tokenizer_word_table_is_kept_and_damage_only_costs_a_rebuild(vault,
     assert edited.cache.misses == 1
     assert read_outputs(out) == clean_build(vault, tmp_path / "clean")
 
-    stored.write_bytes(stored.read_bytes()[:5000])  # right header, cut-off pickle
+    stored.write_bytes(stored.read_bytes()[:5000])  # right key, the rest cut off
     note.write_text(note.read_text(encoding="utf-8").replace("另见京东", "又见京东"), encoding="utf-8")
     build_vault(vault, out, jobs=1)
     assert stored.stat().st_size > 1_000_000, "the damaged file was not replaced"
