@@ -246,7 +246,7 @@ def test_far_field_is_the_same_a_block_at_a_time(monkeypatch, block) -> None:
     assert np.abs(whole).sum() > 0
 
 
-def test_pair_forces_a_block_at_a_time_and_pairs_within_components(monkeypatch) -> None:
+def test_pair_forces_a_block_at_a_time(monkeypatch) -> None:
     import numpy as np
 
     import kg.layout
@@ -254,7 +254,6 @@ def test_pair_forces_a_block_at_a_time_and_pairs_within_components(monkeypatch) 
     rng = np.random.default_rng(5)
     x, y = rng.normal(size=50), rng.normal(size=50)
     a, b = rng.integers(0, 50, size=400), rng.integers(0, 50, size=400)
-    comp = (np.arange(50) >= 25).astype(np.int64)
 
     def forces(at_once: int, **kwargs) -> np.ndarray:
         monkeypatch.setattr(kg.layout, "PAIRS_AT_ONCE", at_once)
@@ -267,13 +266,51 @@ def test_pair_forces_a_block_at_a_time_and_pairs_within_components(monkeypatch) 
         assert np.allclose(forces(at_once), whole, rtol=1e-12, atol=1e-12)
     weight = rng.random(400)
     assert np.allclose(forces(7, weight=weight), forces(10**6, weight=weight), rtol=1e-12, atol=1e-12)
-    within = comp[a] == comp[b]
-    assert 0 < within.sum() < len(a)
-    for at_once in (1, 7, 399, 10**6):  # the pairs within a component, moved to the front in place, in order
-        monkeypatch.setattr(kg.layout, "PAIRS_AT_ONCE", at_once)
-        pairs = np.stack([a, b], axis=1)
-        kept = kg.layout._within(pairs, comp)
-        assert np.shares_memory(kept, pairs) and np.array_equal(kept, np.stack([a[within], b[within]], axis=1))
+
+
+def test_components_never_come_within_reach_of_each_other(monkeypatch) -> None:
+    """Each component is laid out in a band of its own: every close pair the k-d tree finds, at
+    every step, is of one component (no pair spans two, so none has to be dropped), whatever the
+    components' shapes (a dense one, stars, chains, pairs, lone nodes)."""
+    import numpy as np
+    import scipy.spatial
+
+    import kg.layout
+
+    graph = nx.MultiDiGraph()
+    for i in range(400):  # one dense component
+        graph.add_edge(f"a:{i}", f"t:{i % 13}", key="about")
+        graph.add_edge(f"a:{i}", f"p:{(i * 7) % 60}", key="mentions")
+    for star in range(8):
+        for leaf in range(3 + 9 * star):
+            graph.add_edge(f"s{star}:hub", f"s{star}:{leaf}", key="mentions")
+    for chain in range(5):
+        for link in range(4 + 10 * chain):
+            graph.add_edge(f"c{chain}:{link}", f"c{chain}:{link + 1}", key="related")
+    for pair in range(30):
+        graph.add_edge(f"q{pair}:a", f"q{pair}:b", key="author")
+    graph.add_nodes_from(f"lonely{i}" for i in range(20))
+    simple = projection(graph)
+    comp, components = kg.layout._components(simple)
+    assert len(components) > 60
+    found: list[np.ndarray] = []
+
+    class Spy(scipy.spatial.cKDTree):
+        def query_pairs(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            pairs = super().query_pairs(*args, **kwargs)
+            found.append(pairs.copy())
+            return pairs
+
+    monkeypatch.setattr(scipy.spatial, "cKDTree", Spy)
+    positions = kg.layout.force_layout(simple)
+    assert len(found) == 50 and sum(len(p) for p in found) > 10_000
+    for pairs in found:
+        assert np.array_equal(comp[pairs[:, 0]], comp[pairs[:, 1]])
+    monkeypatch.setattr(kg.layout, "BAND", 0)  # the check can fail: all components in one spot
+    found.clear()
+    kg.layout.force_layout(simple)
+    assert any(not np.array_equal(comp[pairs[:, 0]], comp[pairs[:, 1]]) for pairs in found)
+    assert set(positions) == set(graph.nodes)
 
 
 def test_a_page_model_that_cannot_be_kept_costs_only_the_model(tmp_path, monkeypatch):
