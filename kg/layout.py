@@ -65,7 +65,9 @@ BAND = 20
 class Projection:
     """The simple undirected graph the layout and the communities work on (co-mentions left out),
     as arrays: `nodes` sorted, and each linked pair once as node indices `src` < `dst`, sorted,
-    with the strongest RELATION_WEIGHT of the relations between them.
+    with the strongest RELATION_WEIGHT of the relations between them; and, for a delta's page
+    (projection_after), that of each direction: the LEVELS index of `src`'s strongest edge to
+    `dst` (`ahead`) and of `dst`'s to `src` (`back`), -1 for none.
 
     Arrays, not an nx.Graph: at 50,000 notes the projection has over a million pairs, which as
     networkx dicts took most of a GiB while the page was made."""
@@ -74,11 +76,18 @@ class Projection:
     src: np.ndarray
     dst: np.ndarray
     weight: np.ndarray
+    ahead: np.ndarray
+    back: np.ndarray
 
     def degrees(self) -> np.ndarray:
         """How many neighbours each node has, by index."""
         n = len(self.nodes)
         return np.bincount(self.src, minlength=n) + np.bincount(self.dst, minlength=n)
+
+
+# The strengths of RELATION_WEIGHT in ascending order, and each relation's place among them.
+LEVELS = np.array(sorted(set(RELATION_WEIGHT.values())), dtype=np.float64)
+_LEVEL = {relation: int(np.searchsorted(LEVELS, weight)) for relation, weight in RELATION_WEIGHT.items()}
 
 
 def projection(graph: nx.MultiDiGraph) -> Projection:
@@ -91,26 +100,31 @@ def projection_of(nodes: list[str], edges: Iterable[tuple[str, str, str]]) -> Pr
     """The Projection of the sorted `nodes` and the (source, target, relation) `edges` between them
     (in any order; relations without a RELATION_WEIGHT and loops are left out)."""
     index = {node: i for i, node in enumerate(nodes)}
-    codes = {key: i for i, key in enumerate(RELATION_WEIGHT)}
-    strengths = np.array(list(RELATION_WEIGHT.values()), dtype=np.float64)
-    ends, relations = array("q"), array("b")
+    ends, levels = array("q"), array("b")
     for u, v, key in edges:
-        code = codes.get(key)
-        if code is not None and u != v:
+        level = _LEVEL.get(key)
+        if level is not None and u != v:
             ends.append(index[u])
             ends.append(index[v])
-            relations.append(code)
-    if not relations:
-        none = np.empty(0, dtype=np.int64)
-        return Projection(nodes, none, none, np.empty(0))
+            levels.append(level)
     pairs = np.frombuffer(ends, dtype=np.int64).reshape(-1, 2)
-    pair = np.minimum(pairs[:, 0], pairs[:, 1]) * len(nodes) + np.maximum(pairs[:, 0], pairs[:, 1])
-    weight = strengths[np.frombuffer(relations, dtype=np.int8)]
+    return _directed(nodes, pairs[:, 0], pairs[:, 1], np.frombuffer(levels, dtype=np.int8))
+
+
+def _directed(nodes: list[str], a: np.ndarray, b: np.ndarray, level: np.ndarray) -> Projection:
+    """The Projection of the directed links a -> b (node indices, never a == b) of each `level`."""
+    if not len(a):
+        none = np.empty(0, dtype=np.int64)
+        return Projection(nodes, none, none, np.empty(0), np.empty(0, dtype=np.int8), np.empty(0, dtype=np.int8))
+    n = len(nodes)
+    pair = np.minimum(a, b) * n + np.maximum(a, b)
     order = np.argsort(pair, kind="stable")
-    pair, weight = pair[order], weight[order]
+    pair, level, forward = pair[order], level[order], (a < b)[order]
     first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])  # each pair's first row
-    src, dst = np.divmod(pair[first], len(nodes))
-    return Projection(nodes, src, dst, np.maximum.reduceat(weight, first))
+    src, dst = np.divmod(pair[first], n)
+    ahead = np.maximum.reduceat(np.where(forward, level, -1).astype(np.int8), first)
+    back = np.maximum.reduceat(np.where(forward, -1, level).astype(np.int8), first)
+    return Projection(nodes, src, dst, LEVELS[np.maximum(ahead, back)], ahead, back)
 
 
 def projection_after(old: Projection, nodes: list[str], out: Callable[[str], Iterable[tuple[str, str]]], touched: set[str]) -> Projection:
@@ -118,27 +132,36 @@ def projection_after(old: Projection, nodes: list[str], out: Callable[[str], Ite
     (target, relation), when since `old` only the nodes in `touched` changed their edges, were
     added or were removed: the same Projection as projection_of(nodes, every edge), in a few
     milliseconds where that reads every edge again (0.1 s at 3,300 notes). `old`'s pairs between
-    nodes not in `touched` are kept as they were (renumbered); the pairs with an end in `touched`
-    are made again from the edges of the touched nodes and of those `old` linked them to."""
+    nodes not in `touched` are kept as they were (renumbered), and so is the direction from an
+    untouched node to a touched one (its edges did not change); the other direction, and pairs
+    of touched nodes, are made again from the edges of the touched nodes: `out` is asked for
+    theirs only."""
     at = {node: i for i, node in enumerate(nodes)}
-    if len(old.src):
-        marked = np.array([node in touched for node in old.nodes], dtype=bool)
-        ends = np.concatenate([old.dst[marked[old.src]], old.src[marked[old.dst]]])
-        linked = sorted({old.nodes[i] for i in np.unique(ends).tolist()} - touched)
-    else:
-        linked = []
-    edges = [(u, v, relation) for u in sorted(touched & at.keys()) for v, relation in out(u)]
-    edges += [(u, v, relation) for u in linked for v, relation in out(u) if v in touched]
-    fresh = projection_of(nodes, edges)
     renumber = np.array([at.get(node, -1) for node in old.nodes], dtype=np.int64)
-    gone = np.array([node in touched or node not in at for node in old.nodes], dtype=bool)
+    gone = np.array([node in touched for node in old.nodes], dtype=bool) | (renumber < 0)
     keep = ~(gone[old.src] | gone[old.dst])
+    # An untouched node's own edges to a touched node that is still there.
+    to_dst = ~gone[old.src] & gone[old.dst] & (renumber[old.dst] >= 0) & (old.ahead >= 0)
+    to_src = ~gone[old.dst] & gone[old.src] & (renumber[old.src] >= 0) & (old.back >= 0)
+    ends, levels = array("q"), array("b")
+    for u in sorted(touched & at.keys()):
+        for v, relation in out(u):
+            level = _LEVEL.get(relation)
+            if level is not None and u != v:
+                ends.append(at[u])
+                ends.append(at[v])
+                levels.append(level)
+    made = np.frombuffer(ends, dtype=np.int64).reshape(-1, 2)
+    a = np.concatenate([renumber[old.src[to_dst]], renumber[old.dst[to_src]], made[:, 0]])
+    b = np.concatenate([renumber[old.dst[to_dst]], renumber[old.src[to_src]], made[:, 1]])
+    level = np.concatenate([old.ahead[to_dst], old.back[to_src], np.frombuffer(levels, dtype=np.int8)])
+    fresh = _directed(nodes, a, b, level)
     # Renumbering keeps the order of the nodes it keeps: the kept pairs stay src < dst, in order.
     src = np.concatenate([renumber[old.src[keep]], fresh.src])
     dst = np.concatenate([renumber[old.dst[keep]], fresh.dst])
-    weight = np.concatenate([old.weight[keep], fresh.weight])
     order = np.argsort(src * len(nodes) + dst, kind="stable")
-    return Projection(nodes, src[order], dst[order], weight[order])
+    columns = (np.concatenate([getattr(old, name)[keep], getattr(fresh, name)])[order] for name in ("weight", "ahead", "back"))
+    return Projection(nodes, src[order], dst[order], *columns)
 
 
 LAYOUT_MODULES = ("scipy.sparse.csgraph", "scipy.spatial")  # what force_layout imports

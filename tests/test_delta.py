@@ -262,6 +262,39 @@ def test_a_damaged_note_row_in_the_state_means_a_whole_build(vault, tmp_path):
     assert delta(vault, out).changed == 1
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_page_model_is_read_a_node_at_a_time_and_a_damaged_entry_means_a_whole_build(vault, tmp_path, jobs):
+    """A delta's build process reads only the page-model entries its change touches (the page's
+    writer the rest); an entry damaged on disk (its CRC fails) is found when read, whichever
+    process reads it, and the rebuild is whole and right."""
+    from kg.export.html import PageModel
+
+    out = tmp_path / "out"
+    build_vault(vault, out, jobs=jobs, reuse_outputs=True)
+    write_prose(articles(vault)[0], "又提到了 OpenAI 的 Sora。")
+    result = build_vault(vault, out, jobs=jobs, reuse_outputs=True)
+    assert result.changed == 1, result.fallback
+    kept = result.held[-1][0]  # the model as this process read it
+    if jobs > 1:  # the page was written by a forked writer: this process read only what the change touched
+        assert 0 < len(kept.pages._read) < len(kept.pages) / 4
+    model = PageModel(out / CACHE_FOLDER).load()
+    last = articles(vault)[-1].relative_to(vault).as_posix()
+    untouched = next(node for node in model.spans if node.startswith("article:") and node.endswith(last))  # no change here touches it
+    start, end = model.spans[untouched]
+    path = out / CACHE_FOLDER / "page.pickle"
+    data = bytearray(path.read_bytes())
+    data[(start + end) // 2] ^= 0x20  # a bit flipped inside the entry, keeping the file's size
+    stat = path.stat()
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as it was: only the CRC can tell
+    write_prose(articles(vault)[1], "又提到了 Midjourney。")
+    result = build_vault(vault, out, jobs=jobs, reuse_outputs=True)
+    assert result.changed is None and "damaged" in result.fallback, result.fallback
+    assert read_outputs(out) == whole(vault, tmp_path / "whole")
+    write_prose(articles(vault)[2], "又提到了 Claude。")
+    assert build_vault(vault, out, jobs=jobs, reuse_outputs=True).changed == 1
+
+
 # ---- random edits, each checked against a whole build -----------------------------------------
 
 WORDS = ["OpenAI", "Sora", "GPT-4o", "Claude", "Gemini 2.5 Pro", "即梦", "可灵", "Midjourney", "字节跳动", "Zorblatt 2", "Qwerty-X9", "Blorptek 公司", "奥特曼表示", "这是一个句子"]

@@ -188,9 +188,11 @@ def test_a_projection_made_again_for_some_nodes_is_the_whole_projection(data) ->
 
     old = projection_of(before_nodes, every(before))
     whole = projection_of(after_nodes, every(after))
-    made = projection_after(old, after_nodes, lambda node: after[node], changed | removed)
+    asked: set[str] = set()
+    made = projection_after(old, after_nodes, lambda node: asked.add(node) or after[node], changed | removed)
+    assert asked <= changed, "asked for the edges of a node that did not change"
     assert made.nodes == whole.nodes
-    for name in ("src", "dst", "weight"):
+    for name in ("src", "dst", "weight", "ahead", "back"):
         assert getattr(made, name).tolist() == getattr(whole, name).tolist(), name
         assert getattr(made, name).dtype == getattr(whole, name).dtype, name
 
@@ -317,26 +319,34 @@ def test_a_page_model_that_cannot_be_kept_costs_only_the_model(tmp_path, monkeyp
     """Keeping the page's model (for the next delta build) fails half-way, as on a full disk: the
     page is still written whole, the same bytes as without a cache, and no model is left."""
     import io
-    import pickle
 
     import kg.export.html as html
 
     graph = small_graph()
     folder = tmp_path / "cache"
 
-    class FullDisk(pickle.Pickler):
-        dumps = 0
+    class FullDisk:
+        """The model's file, on a disk that fills up after its third write."""
 
-        def dump(self, obj):  # noqa: ANN001, ANN202
-            FullDisk.dumps += 1
-            if FullDisk.dumps > 2:
+        writes = 0
+
+        def __init__(self, handle) -> None:  # noqa: ANN001
+            self.handle = handle
+
+        def write(self, data: bytes) -> int:
+            FullDisk.writes += 1
+            if FullDisk.writes > 3:
                 raise OSError(28, "No space left on device")
-            return super().dump(obj)
+            return self.handle.write(data)
 
-    monkeypatch.setattr(html.pickle, "Pickler", FullDisk)
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(self.handle, name)
+
+    real_open = open
+    monkeypatch.setattr(html, "open", lambda path, mode="r", *args: FullDisk(real_open(path, mode, *args)) if "w" in mode else real_open(path, mode, *args), raising=False)
     written = io.StringIO(newline="\n")
     html.stream(graph, written, fragments=folder)
-    assert FullDisk.dumps > 2  # it did fail
+    assert FullDisk.writes > 3  # it did fail
     assert written.getvalue() == render(graph)
     assert not (folder / html.PAGE_FILE).exists()
     assert html.PageModel(folder).load() is None

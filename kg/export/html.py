@@ -17,11 +17,14 @@ from __future__ import annotations
 import functools
 import heapq
 import io
+import marshal
 import math
 import os
 import pickle
 import re
-from collections.abc import Callable, Iterable, Iterator
+import zlib
+from array import array
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -444,16 +447,63 @@ class KeptPage:
     """The page's model as `PageModel.load` read it: its nodes and projection, and where each
     node's entry lay in the file read (by the file's stamp), for `PageModel.save` to copy."""
 
-    pages: dict[str, PageNode]
+    pages: KeptPages
     simple: Projection | None
     spans: dict[str, tuple[int, int]]  # node -> (offset, end) of its entry in the file
     stamp: tuple[int, int, int]  # the file's size, modification time and inode when read
+    checks: dict[str, int]  # node -> CRC of its entry
+
+
+class KeptPages(MutableMapping):
+    """node -> PageNode of a kept model, each unpickled from the file's bytes when first asked for
+    (and checked against its CRC: CannotPatch when it does not hold). A delta's build process
+    reads the few nodes its changes touch; the page's writer, forked after, reads the rest."""
+
+    def __init__(self, data: bytes, spans: dict[str, tuple[int, int]], checks: dict[str, int], path: Path) -> None:
+        self._data, self._spans, self._checks, self._path = memoryview(data), spans, checks, path
+        self._nodes = set(spans)
+        self._read: dict[str, PageNode] = {}
+
+    def __getitem__(self, node: str) -> PageNode:
+        page = self._read.get(node)
+        if page is None:
+            if node not in self._nodes:
+                raise KeyError(node)
+            start, end = self._spans[node]
+            entry = self._data[start:end]
+            try:
+                if zlib.crc32(entry) != self._checks[node]:
+                    raise ValueError("its CRC does not hold")
+                _node, page = pickle.loads(entry)
+            except Exception as exc:  # noqa: BLE001 - any damage means "make the page from the graph"
+                raise CannotPatch(f"{self._path}: the entry of {node} is damaged ({exc})") from exc
+            self._read[node] = page
+        return page
+
+    def __setitem__(self, node: str, page: PageNode) -> None:
+        self._nodes.add(node)
+        self._read[node] = page
+
+    def __delitem__(self, node: str) -> None:
+        self._nodes.remove(node)
+        self._read.pop(node, None)
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._nodes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._nodes)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
 
 
 class PageModel:
     """The page's nodes as the last build wrote them (PageNode each, in sorted order), kept in
-    the cache folder (`page.pickle`: a line with kg's code fingerprint, then a pickle per node),
-    written as the page is. Disposable: anything wrong with it means the page is made from the graph."""
+    the cache folder (`page.pickle`: a line with kg's code fingerprint, a pickle per node, one of
+    the projection, then an index: each node's offset and the CRC of its entry, and the index's
+    length in 8 bytes), written as the page is. Disposable: anything wrong with it means the page
+    is made from the graph."""
 
     def __init__(self, folder: Path) -> None:
         self.path = Path(folder) / PAGE_FILE
@@ -471,8 +521,11 @@ class PageModel:
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         source = self._source(kept)
         self.path.unlink(missing_ok=True)  # never leave one that says something else than the page
-        handle = pickler = None
+        handle = None
+        writing = False
         run: list[int] = []  # the kept bytes [offset, end) still to be copied, grown while entries follow one another
+        nodes: list[str] = []
+        starts, checks = array("q"), array("q")
 
         def copy_run() -> None:
             if run:
@@ -484,36 +537,46 @@ class PageModel:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle = open(temporary, "wb")  # noqa: SIM115 - closed below, after the block
             handle.write(self.key + b"\n")
-            pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+            writing = True
         except OSError:
-            pickler = None
+            pass
 
         def keep(node: str, page: PageNode) -> None:
-            nonlocal pickler
-            if pickler is None:
+            nonlocal writing
+            if not writing:
                 return
             try:
+                here = handle.tell() + (run[1] - run[0] if run else 0)
                 span = kept.spans.get(node) if source is not None and node not in changed else None
                 if span is not None:
+                    check = kept.checks[node]
                     if run and run[1] == span[0]:
                         run[1] = span[1]
                     else:
                         copy_run()
                         run[:] = span
-                    return
-                copy_run()
-                pickler.dump((node, page))
-                pickler.clear_memo()  # each node on its own: the memo would hold every object written
+                else:
+                    copy_run()
+                    entry = pickle.dumps((node, page), protocol=pickle.HIGHEST_PROTOCOL)  # each node on its own: no memo shared
+                    check = zlib.crc32(entry)
+                    handle.write(entry)
+                nodes.append(node)
+                starts.append(here)
+                checks.append(check)
             except (OSError, ExportError):
-                pickler = None  # no model this time (a full disk, say); the page itself goes on
+                writing = False  # no model this time (a full disk, say); the page itself goes on
 
         try:
             yield keep  # the caller's own errors pass through: only the model's are kept quiet
-            if pickler is not None:
+            if writing:
                 try:
                     copy_run()
+                    starts.append(handle.tell())
                     if simple is not None:
-                        pickler.dump((_PROJECTION, (simple.src.tobytes(), simple.dst.tobytes(), simple.weight.tobytes())))
+                        arrays = tuple(getattr(simple, name).tobytes() for name, _type in _PROJECTION_ARRAYS)
+                        handle.write(pickle.dumps((_PROJECTION, arrays), protocol=pickle.HIGHEST_PROTOCOL))
+                    index = marshal.dumps((nodes, starts.tobytes(), checks.tobytes()))
+                    handle.write(index + len(index).to_bytes(8, "little"))
                     handle.close()
                     os.replace(temporary, self.path)
                 except (OSError, ExportError):
@@ -548,36 +611,36 @@ class PageModel:
                 keep(node, page)
 
     def load(self) -> KeptPage | None:
-        """The model as kept, or None when there is none from this code."""
-        pages: dict[str, PageNode] = {}
-        spans: dict[str, tuple[int, int]] = {}
-        arrays = None
+        """The model as kept (its index and projection read now, each node's entry when asked
+        for), or None when there is none from this code or it cannot be read."""
         try:
             with open(self.path, "rb") as handle:
                 stamp = published_stamp(os.fstat(handle.fileno()))
                 if handle.readline().rstrip(b"\n") != self.key:
                     return None
-                while True:  # one unpickler a node: each was pickled with a memo of its own
-                    offset = handle.tell()
-                    try:
-                        node, page = pickle.load(handle)
-                    except EOFError:
-                        break
-                    if node == _PROJECTION:
-                        arrays = page
-                    else:
-                        pages[node] = page
-                        spans[node] = (offset, handle.tell())
+                handle.seek(0)
+                data = handle.read()
+            length = int.from_bytes(data[-8:], "little")
+            index_at = len(data) - 8 - length
+            nodes, raw_starts, raw_checks = marshal.loads(data[index_at:-8])
+            starts, checks = array("q"), array("q")
+            starts.frombytes(raw_starts)
+            checks.frombytes(raw_checks)
+            if len(starts) != len(nodes) + 1 or len(checks) != len(nodes) or not len(self.key) < starts[0] <= starts[-1] <= index_at or nodes != sorted(nodes):
+                return None
+            spans = {node: (starts[i], starts[i + 1]) for i, node in enumerate(nodes)}
+            simple = None
+            if starts[-1] < index_at:
+                _name, arrays = pickle.loads(data[starts[-1] : index_at])
+                simple = Projection(nodes, **{name: np.frombuffer(raw, dtype=dtype) for raw, (name, dtype) in zip(arrays, _PROJECTION_ARRAYS, strict=True)})
         except Exception:  # noqa: BLE001 - missing or damaged: only means "make the page from the graph"
             return None
-        simple = None
-        if arrays is not None:
-            src, dst, weight = (np.frombuffer(raw, dtype=dtype) for raw, dtype in zip(arrays, (np.int64, np.int64, np.float64)))
-            simple = Projection(sorted(pages), src, dst, weight)
-        return KeptPage(pages, simple, spans, stamp)
+        node_checks = dict(zip(nodes, checks.tolist()))
+        return KeptPage(KeptPages(data, spans, node_checks, self.path), simple, spans, stamp, node_checks)
 
 
 _PROJECTION = "\0projection"  # the entry after the nodes (no node id starts with NUL)
+_PROJECTION_ARRAYS = (("src", np.int64), ("dst", np.int64), ("weight", np.float64), ("ahead", np.int8), ("back", np.int8))  # its arrays, in order
 
 
 PAGE_FILE = "page.pickle"
