@@ -99,7 +99,12 @@ def projection(graph: nx.MultiDiGraph) -> Projection:
 def projection_of(nodes: list[str], edges: Iterable[tuple[str, str, str]]) -> Projection:
     """The Projection of the sorted `nodes` and the (source, target, relation) `edges` between them
     (in any order; relations without a RELATION_WEIGHT and loops are left out)."""
-    index = {node: i for i, node in enumerate(nodes)}
+    return _directed(nodes, *_links({node: i for i, node in enumerate(nodes)}, edges))
+
+
+def _links(index: dict[str, int], edges: Iterable[tuple[str, str, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (source, target, relation) `edges` with a RELATION_WEIGHT, loops left out, as arrays:
+    source and target by `index`, and the relation's level."""
     ends, levels = array("q"), array("b")
     for u, v, key in edges:
         level = _LEVEL.get(key)
@@ -108,7 +113,7 @@ def projection_of(nodes: list[str], edges: Iterable[tuple[str, str, str]]) -> Pr
             ends.append(index[v])
             levels.append(level)
     pairs = np.frombuffer(ends, dtype=np.int64).reshape(-1, 2)
-    return _directed(nodes, pairs[:, 0], pairs[:, 1], np.frombuffer(levels, dtype=np.int8))
+    return pairs[:, 0], pairs[:, 1], np.frombuffer(levels, dtype=np.int8)
 
 
 def _directed(nodes: list[str], a: np.ndarray, b: np.ndarray, level: np.ndarray) -> Projection:
@@ -143,18 +148,10 @@ def projection_after(old: Projection, nodes: list[str], out: Callable[[str], Ite
     # An untouched node's own edges to a touched node that is still there.
     to_dst = ~gone[old.src] & gone[old.dst] & (renumber[old.dst] >= 0) & (old.ahead >= 0)
     to_src = ~gone[old.dst] & gone[old.src] & (renumber[old.src] >= 0) & (old.back >= 0)
-    ends, levels = array("q"), array("b")
-    for u in sorted(touched & at.keys()):
-        for v, relation in out(u):
-            level = _LEVEL.get(relation)
-            if level is not None and u != v:
-                ends.append(at[u])
-                ends.append(at[v])
-                levels.append(level)
-    made = np.frombuffer(ends, dtype=np.int64).reshape(-1, 2)
-    a = np.concatenate([renumber[old.src[to_dst]], renumber[old.dst[to_src]], made[:, 0]])
-    b = np.concatenate([renumber[old.dst[to_dst]], renumber[old.src[to_src]], made[:, 1]])
-    level = np.concatenate([old.ahead[to_dst], old.back[to_src], np.frombuffer(levels, dtype=np.int8)])
+    made_a, made_b, made_level = _links(at, ((u, v, relation) for u in sorted(touched & at.keys()) for v, relation in out(u)))
+    a = np.concatenate([renumber[old.src[to_dst]], renumber[old.dst[to_src]], made_a])
+    b = np.concatenate([renumber[old.dst[to_dst]], renumber[old.src[to_src]], made_b])
+    level = np.concatenate([old.ahead[to_dst], old.back[to_src], made_level])
     fresh = _directed(nodes, a, b, level)
     # Renumbering keeps the order of the nodes it keeps: the kept pairs stay src < dst, in order.
     src = np.concatenate([renumber[old.src[keep]], fresh.src])
