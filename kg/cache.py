@@ -18,6 +18,7 @@ The cache holds pickles: it is as trusted as the output folder it lives in.
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import heapq
 import marshal
@@ -69,8 +70,11 @@ class CacheStats:
     notices: list[str] = field(default_factory=list)
 
 
+@functools.cache
 def code_fingerprint() -> str:
-    """kg's version and a digest of its source and data files, so any change to the code invalidates rows."""
+    """kg's version and a digest of its source and data files, so any change to the code invalidates
+    rows. Once per process (a few ms each time, asked for by every store a build opens): the code
+    a process runs is the code it imported, whatever happens to the files after."""
     root = Path(kg.__file__).resolve().parent
     digest = hashlib.sha256(kg.__version__.encode())
     for path in sorted(root.rglob("*")):
