@@ -195,17 +195,11 @@ def build_changes(
     page: list = []
 
     def meanwhile() -> None:
-        """What the writers need and the worker's extraction does not: the page's model, imports."""
-        from kg.export import formats
-        from kg.export.html import PageModel, prepare
+        """What the page's layout will need and the worker's extraction does not: the page's model
+        (its index: kg.export.html.KeptPages)."""
+        from kg.export.html import PageModel
 
         page.append(PageModel(folder).load())
-        formats()
-        prepare()
-        if jobs > 1:  # the page's writer, forked later, groups the communities with igraph if the links changed
-            from kg.layout import prepare as prepare_layout
-
-            prepare_layout(("igraph",))
 
     # A worker gets its matcher ready (half a second) while this process reads the last build's
     # state and finds what changed; it is ended at once if nothing did, or if the change needs a
@@ -260,12 +254,28 @@ def build_changes(
         from kg.export.html import patch_ahead
 
         patch_ahead(changes, fragments=folder, jobs=jobs)
+    _prepare_writers(jobs)  # while the page is laid out, if it is: a tenth of a second the layout need not wait for
     state.forget()  # from here until sealed, the state vouches for no outputs: its records may be saved before they are published
     files = write(changes, out, problems, lambda: state.save_changes(records, known_now, notes=changed))
     state.seal(print_, {path.name: output_stamp(path) for path in files})
     parsed.save_changes(gone=sorted(found.gone))
     held = (known, found, notes, summaries, resolution, plan, records, changes, page)
     return Outcome(notes=list(known_now.notes.values()), problems=problems, counts=dict(known_now.counts), files=files, cache=store.stats, changed=len(changed), held=held)
+
+
+def _prepare_writers(jobs: int) -> None:
+    """Import and make what the writers need, before they are forked: the formats, the page's
+    template and, with `jobs` > 1, igraph (the page's writer groups the communities if the links
+    changed)."""
+    from kg.export import formats
+    from kg.export.html import prepare
+
+    formats()
+    prepare()
+    if jobs > 1:
+        from kg.layout import prepare as prepare_layout
+
+        prepare_layout(("igraph",))
 
 
 def _matcher(folder: Path, store: ExtractionCache, dictionaries: tuple[Path, ...], code: str) -> Matcher:
