@@ -197,6 +197,30 @@ def test_a_projection_made_again_for_some_nodes_is_the_whole_projection(data) ->
         assert getattr(made, name).dtype == getattr(whole, name).dtype, name
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_the_strongest_co_mentions_are_those_a_heap_would_choose(data) -> None:
+    """kg.export.html._strongest (numpy) picks and orders the co-mentions as choosing the smallest
+    (-weight, source, target) with heapq and sorting them would, ties and all."""
+    import heapq
+
+    import kg.export.html as html
+
+    limit = data.draw(st.integers(1, 40))
+    names = sorted(data.draw(st.sets(st.text("abcdef", min_size=1, max_size=3), min_size=1, max_size=12)))
+    index = {name: i for i, name in enumerate(names)}
+    counts, targets, weights, pairs = [], [], [], []
+    for name in names:
+        co = data.draw(st.dictionaries(st.sampled_from(names), st.integers(2, 6), max_size=6))  # ties are common
+        counts.append(len(co))
+        for v in sorted(co):
+            targets.append(v)
+            weights.append(co[v])
+            pairs.append((name, v, co[v]))
+    strongest = heapq.nsmallest(limit, [(-w, index[u], index[v]) for u, v, w in pairs])
+    assert html._strongest(counts, targets, weights, index, limit=limit) == sorted([a, b, -w] for w, a, b in strongest)
+
+
 def test_cli_max_nodes(tmp_path: Path, seed_out: Path) -> None:
     out = tmp_path / "out"
     run_kg("build", str(Path(__file__).resolve().parent.parent / "seeds"), "-o", str(out), "-q", "--max-nodes", "4", check=True)

@@ -15,7 +15,6 @@ textContent, and vis-network shows string tooltips as text.
 from __future__ import annotations
 
 import functools
-import heapq
 import io
 import marshal
 import math
@@ -216,27 +215,29 @@ def _links(page: PageNode) -> set[tuple[str, str]]:
 
 # What the page shows of one node: its vis-network node but the position, its panel details but
 # the community, its drawn out-edges ([target, relation], and count and evidence for mentions) and
-# its co-mentions of at least two articles ([target, weight]).
-PageNode = tuple[dict, dict, list[list], list[list]]
+# its co-mentions of at least two articles ((targets), (weights)).
+PageNode = tuple[dict, dict, list[list], tuple[tuple[str, ...], tuple[int, ...]]]
 
 
 def page_node(node: str, data: dict, out: Iterable[tuple[str, str, dict]]) -> PageNode:
     """The PageNode of `node` with attributes `data` and out-edges `out`, (target, relation, data)
     sorted by target and relation."""
     drawn: list[list] = []
-    co: list[list] = []
+    co_targets: list[str] = []
+    co_weights: list[int] = []
     for v, relation, edge in out:
         if relation == "co_mention":
             weight = int(edge.get("weight", 1))
             if weight >= 2:
-                co.append([v, weight])
+                co_targets.append(v)
+                co_weights.append(weight)
         elif relation in EDGE_STYLE:
             item = [v, relation]
             if relation == "mentions":
                 evidence = [str(sentence) for sentence, _start, _end in evidence_of(edge)]
                 item += [int(edge.get("count", len(evidence))), evidence]
             drawn.append(item)
-    return _look(node, data), _detail(node, data), drawn, co
+    return _look(node, data), _detail(node, data), drawn, (tuple(co_targets), tuple(co_weights))
 
 
 def _write_page(
@@ -257,7 +258,9 @@ def _write_page(
     looks: list[dict] = []
     order: list[str] = []
     details = []
-    pairs = []  # (source, target, weight) of co-mentions
+    co_counts: list[int] = []  # each node's co-mentions: how many, then all their targets and weights
+    co_targets: list[str] = []
+    co_weights: list[int] = []
     edges_drawn = 0
     with model.writing(simple) if model is not None else nullcontext() as keep:
         for node, (look, detail, drawn, co) in pages():
@@ -265,12 +268,13 @@ def _write_page(
             looks.append(look)
             details.append({**detail, "community": community.get(node, 0)})
             edges_drawn += len(drawn)
-            pairs.extend((node, v, weight) for v, weight in co)
+            co_counts.append(len(co[0]))
+            co_targets.extend(co[0])
+            co_weights.extend(co[1])
             if keep is not None:
                 keep(node, (look, detail, drawn, co))
     index = {node: i for i, node in enumerate(order)}
-    strongest = heapq.nsmallest(MAX_CO_MENTIONS, [(-weight, index[u], index[v]) for u, v, weight in pairs])
-    co_mentions = sorted([a, b, -weight] for weight, a, b in strongest)
+    co_mentions = _strongest(co_counts, co_targets, co_weights, index)
     dashed = edges_drawn <= DASHED_EDGES_UP_TO
     vis_options = _options(len(order), edges_drawn)
     sizes: dict[int, int] = {}
@@ -315,6 +319,20 @@ def _write_page(
     )
     for chunk in page:
         handle.write(chunk)
+
+
+def _strongest(counts: list[int], targets: list[str], weights: list[int], index: dict[str, int], *, limit: int = MAX_CO_MENTIONS) -> list[list[int]]:
+    """The `limit` strongest co-mentions as [source, target, weight] (node numbers by
+    `index`), sorted; the strongest first when choosing, ties to the lower source, then target.
+    `counts`: how many of `targets` and `weights`, in order, each node (by number) has."""
+    if not targets:
+        return []
+    weight = np.array(weights, dtype=np.int64)
+    source = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    target = np.fromiter((index[v] for v in targets), dtype=np.int64, count=len(targets))
+    chosen = np.lexsort((target, source, -weight))[:limit]
+    chosen = chosen[np.lexsort((target[chosen], source[chosen]))]
+    return np.stack([source[chosen], target[chosen], weight[chosen]], axis=1).tolist()
 
 
 JSON_ITEMS_PER_CHUNK = 2000
