@@ -19,6 +19,18 @@ def cluster():
         yield local
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_thread_left_behind():
+    """distributed keeps a thread of its own (its offload executor) for the rest of the process once
+    a client has run here: the tests after these would then never fork (kg.processes.can_fork sees
+    a thread), and the forked paths they are about would silently go untested. Shut it down when
+    this module is done."""
+    yield
+    offload = getattr(distributed.utils, "_offload_executor", None)
+    if offload is not None:
+        offload.shutdown(wait=True)
+
+
 @pytest.mark.slow
 def test_cluster_build_is_byte_identical_to_a_local_build(cluster, tmp_path):
     vault = corpus_subset(tmp_path / "vault", articles=30)

@@ -263,20 +263,32 @@ def test_a_damaged_note_row_in_the_state_means_a_whole_build(vault, tmp_path):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_the_page_model_is_read_a_node_at_a_time_and_a_damaged_entry_means_a_whole_build(vault, tmp_path, jobs):
-    """A delta's build process reads only the page-model entries its change touches (the page's
-    writer the rest); an entry damaged on disk (its CRC fails) is found when read, whichever
-    process reads it, and the rebuild is whole and right."""
+def test_the_page_model_is_read_a_node_at_a_time_and_a_damaged_entry_means_a_whole_build(vault, tmp_path, jobs, monkeypatch):
+    """Until the outputs are written, a delta's build process reads only the page-model entries its
+    change touches (the page's writer, forked or not, reads the rest); an entry damaged on disk
+    (its CRC fails) is found when read, whichever process reads it, and the rebuild is whole and right."""
+    import kg.build
     from kg.export.html import PageModel
 
     out = tmp_path / "out"
     build_vault(vault, out, jobs=jobs, reuse_outputs=True)
     write_prose(articles(vault)[0], "又提到了 OpenAI 的 Sora。")
+    read_before_writing: list[tuple[int, int]] = []
+    real_patch_all = kg.build.patch_all
+
+    def patch_all(changes, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        pages = changes.page.pages if changes.page is not None else None
+        if pages is not None and hasattr(pages, "_read"):
+            read_before_writing.append((len(pages._read), len(pages)))
+        return real_patch_all(changes, *args, **kwargs)
+
+    monkeypatch.setattr(kg.build, "patch_all", patch_all)
     result = build_vault(vault, out, jobs=jobs, reuse_outputs=True)
     assert result.changed == 1, result.fallback
-    kept = result.held[-1][0]  # the model as this process read it
-    if jobs > 1:  # the page was written by a forked writer: this process read only what the change touched
-        assert 0 < len(kept.pages._read) < len(kept.pages) / 4
+    if jobs > 1:  # the model, brought up to date ahead of the writers (patch_ahead), read only what the change touched
+        (read, of), = read_before_writing
+        assert 0 < read < of / 4, (read, of)
+    monkeypatch.undo()
     model = PageModel(out / CACHE_FOLDER).load()
     last = articles(vault)[-1].relative_to(vault).as_posix()
     untouched = next(node for node in model.spans if node.startswith("article:") and node.endswith(last))  # no change here touches it
@@ -370,6 +382,9 @@ def test_forked_workers_make_the_same_delta(vault, tmp_path, change):
     """With --jobs 2 a warm forked worker extracts and another writes the page (laying it out again
     while its own forked worker groups the communities and keeps the page's model): the same
     bytes, and a model the next delta can use."""
+    from kg.processes import can_fork
+
+    assert can_fork(), "a thread is running in the test process (left by an earlier test?): nothing here would fork"
     out = tmp_path / "out"
     build_vault(vault, out, jobs=2, reuse_outputs=True)
     DELTAS[change](vault)

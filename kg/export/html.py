@@ -181,7 +181,7 @@ class UpdatedPage:
     (`pages`, in `order`) and their projection, `relaid` when its links changed."""
 
     kept: KeptPage
-    pages: dict[str, PageNode]
+    pages: MutableMapping[str, PageNode]  # kept.pages, changed
     order: list[str]
     simple: Projection
     relaid: bool
