@@ -4,9 +4,8 @@ A Fruchterman-Reingold layout in numpy/scipy that scales to tens of thousands of
 between nodes closer than a cutoff (found with a k-d tree, like igraph's grid variant), attraction
 along edges, and a pull of each connected component towards its own centre. Components are laid out
 in one run, each in a band of its own far from the others (they never push each other), and then
-packed in rows, largest first, so a
-vault with many small islands still reads well. Deterministic: a fixed seed, sorted input, rounded
-output.
+packed in rows, largest first, so a vault with many small islands still reads well. Deterministic:
+a fixed seed, sorted input, rounded output.
 """
 
 from __future__ import annotations

@@ -291,8 +291,8 @@ def test_the_page_model_is_read_a_node_at_a_time_and_a_damaged_entry_means_a_who
     monkeypatch.undo()
     model = PageModel(out / CACHE_FOLDER).load()
     last = articles(vault)[-1].relative_to(vault).as_posix()
-    untouched = next(node for node in model.spans if node.startswith("article:") and node.endswith(last))  # no change here touches it
-    start, end = model.spans[untouched]
+    untouched = next(node for node in model.pages.spans if node.startswith("article:") and node.endswith(last))  # no change here touches it
+    start, end = model.pages.spans[untouched]
     path = out / CACHE_FOLDER / "page.pickle"
     data = bytearray(path.read_bytes())
     data[(start + end) // 2] ^= 0x20  # a bit flipped inside the entry, keeping the file's size

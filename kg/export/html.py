@@ -462,23 +462,23 @@ def _detail(node: str, data: dict) -> dict:
 
 @dataclass
 class KeptPage:
-    """The page's model as `PageModel.load` read it: its nodes and projection, and where each
-    node's entry lay in the file read (by the file's stamp), for `PageModel.save` to copy."""
+    """The page's model as `PageModel.load` read it: its nodes (with where each node's entry lay in
+    the file read, for `PageModel.save` to copy) and projection, and the file's stamp."""
 
     pages: KeptPages
     simple: Projection | None
-    spans: dict[str, tuple[int, int]]  # node -> (offset, end) of its entry in the file
     stamp: tuple[int, int, int]  # the file's size, modification time and inode when read
-    checks: dict[str, int]  # node -> CRC of its entry
 
 
 class KeptPages(MutableMapping):
     """node -> PageNode of a kept model, each unpickled from the file's bytes when first asked for
     (and checked against its CRC: CannotPatch when it does not hold). A delta's build process
-    reads the few nodes its changes touch; the page's writer, forked after, reads the rest."""
+    reads the few nodes its changes touch; the page's writer, forked after, reads the rest.
+    `spans` (node -> (offset, end)) and `checks` (node -> CRC) stay those of the file's entries
+    whatever the mapping is changed to."""
 
     def __init__(self, data: bytes, spans: dict[str, tuple[int, int]], checks: dict[str, int], path: Path) -> None:
-        self._data, self._spans, self._checks, self._path = memoryview(data), spans, checks, path
+        self._data, self.spans, self.checks, self._path = memoryview(data), spans, checks, path
         self._nodes = set(spans)
         self._read: dict[str, PageNode] = {}
 
@@ -487,10 +487,10 @@ class KeptPages(MutableMapping):
         if page is None:
             if node not in self._nodes:
                 raise KeyError(node)
-            start, end = self._spans[node]
+            start, end = self.spans[node]
             entry = self._data[start:end]
             try:
-                if zlib.crc32(entry) != self._checks[node]:
+                if zlib.crc32(entry) != self.checks[node]:
                     raise ValueError("its CRC does not hold")
                 _node, page = pickle.loads(entry)
             except Exception as exc:  # noqa: BLE001 - any damage means "make the page from the graph"
@@ -565,9 +565,9 @@ class PageModel:
                 return
             try:
                 here = handle.tell() + (run[1] - run[0] if run else 0)
-                span = kept.spans.get(node) if source is not None and node not in changed else None
+                span = kept.pages.spans.get(node) if source is not None and node not in changed else None
                 if span is not None:
-                    check = kept.checks[node]
+                    check = kept.pages.checks[node]
                     if run and run[1] == span[0]:
                         run[1] = span[1]
                     else:
@@ -653,8 +653,7 @@ class PageModel:
                 simple = Projection(nodes, **{name: np.frombuffer(raw, dtype=dtype) for raw, (name, dtype) in zip(arrays, _PROJECTION_ARRAYS, strict=True)})
         except Exception:  # noqa: BLE001 - missing or damaged: only means "make the page from the graph"
             return None
-        node_checks = dict(zip(nodes, checks.tolist()))
-        return KeptPage(KeptPages(data, spans, node_checks, self.path), simple, spans, stamp, node_checks)
+        return KeptPage(KeptPages(data, spans, dict(zip(nodes, checks.tolist())), self.path), simple, stamp)
 
 
 _PROJECTION = "\0projection"  # the entry after the nodes (no node id starts with NUL)
