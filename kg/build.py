@@ -147,7 +147,7 @@ def build_vault(
         store.stats.notices += [*notices, *parsed.notices]
     keys = store.keys(notes, digests=parsed.digests if parsed is not None else None) if store is not None else None
     state = BuildState(folder) if cache else None
-    # While workers extract, import the writers (scipy, igraph...: most of a second).
+    # While workers extract, import the writers (igraph, rdflib...: most of a second).
     if store is not None:
         # Each extraction goes to the cache as it comes and is read back, one article at a time, as
         # the graph is made; names are resolved from the summaries kept beside them.

@@ -253,7 +253,7 @@ def main() -> None:
     simply left to the operating system with the rest of the process."""
     import os
 
-    # kg does no linear algebra, but numpy's and scipy's OpenBLAS each start threads when imported
+    # kg does no linear algebra, but numpy's OpenBLAS starts threads when imported
     # that spin a while waiting for work that never comes: a tenth of a second of CPU a build,
     # taken from the build's own processes on a small machine. One thread (a user's setting stands).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

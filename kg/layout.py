@@ -1,11 +1,11 @@
 """Positions for the interactive view, computed in Python so the browser draws a still picture.
 
-A Fruchterman-Reingold layout in numpy/scipy that scales to tens of thousands of nodes: repulsion only
-between nodes closer than a cutoff (found with a k-d tree, like igraph's grid variant), attraction
-along edges, and a pull of each connected component towards its own centre. Components are laid out
-in one run, each in a band of its own far from the others (they never push each other), and then
-packed in rows, largest first, so a vault with many small islands still reads well. Deterministic:
-a fixed seed, sorted input, rounded output.
+A Fruchterman-Reingold layout that scales to tens of thousands of nodes, its loop compiled
+(kg.forces, numba): repulsion only between nodes closer than a cutoff (found in a grid, like
+igraph's grid variant) and pooled from distant cells, attraction along edges, and a pull of each
+connected component towards its own centre. Each component is laid out on its own, then the
+components are packed in rows, largest first, so a vault with many small islands still reads
+well. Deterministic: a fixed seed, sorted input, rounded output.
 """
 
 from __future__ import annotations
@@ -49,16 +49,9 @@ GRAVITY = 0.02
 FAR_FIELD_MIN = 50  # components larger than this also feel the pooled repulsion of distant cells
 GRID = 12  # cells per side of the far-field grid
 FAR_FIELD_EVERY = 4  # the far field changes slowly: recompute it every few steps
-NEIGHBOURS_EVERY = 2  # and so do the close pairs
-PAIRS_AT_ONCE = 1 << 18  # close pairs or edges whose forces are computed at once (a dozen float arrays of this many)
 EDGES_AT_ONCE = 1 << 17  # pairs handed to igraph at a time, as Python tuples
 LET_GO_AFTER = 1.0  # seconds after `place_in_worker` returns that its worker gives its memory back
 LEIDEN_PASSES = 2  # igraph's default: more passes gain little modularity (0.168 after five at 3,300 notes) for their time
-FAR_FIELD_BLOCK = 2048  # nodes whose far field is computed at once (memory: a few MB per array)
-CONTIGUOUS_PAIRS_UP_TO = 1 << 21  # close pairs copied into a column each (32 MB at most beside scipy's array)
-# Width of each component's band, in sides of its starting square (sqrt(nodes) SPACINGs): far more
-# than a component spreads to, so that no two ever come within reach of each other.
-BAND = 20
 
 
 @dataclass(frozen=True)
@@ -161,7 +154,7 @@ def projection_after(old: Projection, nodes: list[str], out: Callable[[str], Ite
     return Projection(nodes, src[order], dst[order], *columns)
 
 
-LAYOUT_MODULES = ("scipy.sparse.csgraph", "scipy.spatial")  # what force_layout imports
+LAYOUT_MODULES = ("kg.forces",)  # what force_layout imports
 
 
 def prepare(modules: Iterable[str] = ("igraph", *LAYOUT_MODULES)) -> None:
@@ -170,76 +163,55 @@ def prepare(modules: Iterable[str] = ("igraph", *LAYOUT_MODULES)) -> None:
 
     for module in modules:
         importlib.import_module(module)
+    if "kg.forces" in modules:
+        from kg import forces
+
+        forces.ready()
 
 
 def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) -> dict[str, tuple[float, float]]:
-    """node -> (x, y) in layout units (neighbours about SPACING apart), components packed in rows."""
-    from scipy.spatial import cKDTree  # here: a build whose layout is kept never imports scipy
+    """node -> (x, y) in layout units (neighbours about SPACING apart), components packed in rows.
 
+    Each component is laid out on its own (kg.forces): its shape depends only on its own nodes and
+    links, started from the same seeded square for every component of its size."""
+    from kg import forces  # here: a build whose layout is kept never imports numba
+
+    forces.ready()
     nodes = simple.nodes
     n = len(nodes)
     if n == 0:
         return {}
     comp, components = _components(simple)
-    sizes = np.array([len(c) for c in components], dtype=np.float64)
-    src, dst, weight = simple.src, simple.dst, simple.weight
-
-    rng = np.random.default_rng(seed)
-    side = np.sqrt(sizes[comp])[:, None] * SPACING
-    pos = (rng.random((n, 2)) - 0.5) * side
-    start_temperature = 0.1 * side[:, 0] + SPACING
-    # Each component in a band of its own along x, BAND sides wide: the k-d tree never pairs two
-    # nodes of different components (which never push each other), so no pair is found to be dropped.
-    bands = BAND * np.sqrt(sizes) * SPACING + 2 * CUTOFF * SPACING
-    pos[:, 0] += np.take(np.cumsum(bands) - bands / 2, comp)
-    big = [members for members in components if len(members) > FAR_FIELD_MIN]
-    ncomp = len(components)
-    reach = CUTOFF * SPACING
-    x, y = np.ascontiguousarray(pos[:, 0]), np.ascontiguousarray(pos[:, 1])
-    for step in range(iterations):
-        fx, fy = np.zeros(n), np.zeros(n)
-        # Repulsion k^2/d between close pairs of the same component.
-        if step % NEIGHBOURS_EVERY == 0:
-            a = b = None  # let the old pairs go before the new ones are found (26 million at 50,000 notes)
-            # Views of the one array scipy fills, 16 bytes a pair: copies of its columns were 400 MB more at 50,000 notes.
-            # Split at the sliding midpoint, not the median, and nodes left unshrunk: built in half the time, the same pairs.
-            pairs = cKDTree(np.stack([x, y], axis=1), balanced_tree=False, compact_nodes=False).query_pairs(reach, output_type="ndarray")
-            per_node = 2 * len(pairs) / n
-            if len(pairs) <= CONTIGUOUS_PAIRS_UP_TO:  # each column in one piece: the forces' gathers run faster (and it is used twice)
-                a, b = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
-            else:
-                a, b = pairs[:, 0], pairs[:, 1]
-            del pairs
-            if per_node > NEIGHBOURS_WANTED or reach < CUTOFF * SPACING:
-                reach = min(CUTOFF * SPACING, max(NEAREST_REACH * SPACING, reach * math.sqrt(NEIGHBOURS_WANTED / max(per_node, 1e-9))))
-        _pairwise(fx, fy, x, y, a, b, lambda dx, dy, _w: -SPACING**2 / np.maximum(dx * dx + dy * dy, 1e-4))
-        if step % FAR_FIELD_EVERY == 0:
-            far = np.zeros((n, 2))
-            for members in big:
-                far[members] = _far_field(np.stack([x[members], y[members]], axis=1))
-        fx += far[:, 0]
-        fy += far[:, 1]
-        # Attraction d^2/k along edges.
-        _pairwise(fx, fy, x, y, src, dst, lambda dx, dy, w: w * np.sqrt(dx * dx + dy * dy) / SPACING, weight=weight)
-        # Each component drifts towards its own centre (keeps its loose ends close).
-        fx -= GRAVITY * (x - np.take(np.bincount(comp, x, ncomp) / sizes, comp))
-        fy -= GRAVITY * (y - np.take(np.bincount(comp, y, ncomp) / sizes, comp))
-        length = np.maximum(np.sqrt(fx * fx + fy * fy), 1e-9)
-        temperature = start_temperature * (1.0 - step / iterations) + 0.05 * SPACING
-        scale = np.minimum(length, temperature) / length
-        x, y = x + fx * scale, y + fy * scale
-    return _pack(nodes, np.stack([x, y], axis=1), comp, components)
+    order = np.concatenate(components)  # the nodes grouped by component, ascending within each
+    sizes = np.array([len(c) for c in components], dtype=np.int64)
+    bounds = np.zeros(len(components) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=bounds[1:])
+    where = np.empty(n, dtype=np.int64)
+    where[order] = np.arange(n)
+    x, y = np.zeros(n), np.zeros(n)
+    start: dict[int, np.ndarray] = {}  # a component's starting square depends on its size only
+    for c, size in enumerate(sizes.tolist()):
+        if size > 1:
+            if size not in start:
+                start[size] = (np.random.default_rng(seed).random((size, 2)) - 0.5) * (math.sqrt(size) * SPACING)
+            x[bounds[c] : bounds[c + 1]] = start[size][:, 0]
+            y[bounds[c] : bounds[c + 1]] = start[size][:, 1]
+    temperature = 0.1 * np.sqrt(sizes) * SPACING + SPACING
+    weight = np.ascontiguousarray(simple.weight, dtype=np.float64)
+    forces.relax(x, y, bounds, where[simple.src], where[simple.dst], weight, temperature, iterations, SPACING, CUTOFF, NEIGHBOURS_WANTED, NEAREST_REACH, GRAVITY, FAR_FIELD_MIN, GRID, FAR_FIELD_EVERY)
+    pos = np.empty((n, 2))
+    pos[order, 0], pos[order, 1] = x, y
+    return _pack(nodes, pos, comp, components)
 
 
 def _components(simple: Projection) -> tuple[np.ndarray, list[np.ndarray]]:
     """Each node's component number, and each component's node indices (ascending), largest
     first, ties by first node."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from kg import forces
 
+    forces.ready()
     n = len(simple.nodes)
-    links = coo_matrix((np.ones(len(simple.src)), (simple.src, simple.dst)), shape=(n, n))
-    _count, labels = connected_components(links, directed=False)
+    labels = forces.component_labels(n, simple.src, simple.dst)
     order = np.argsort(labels, kind="stable")  # indices grouped by label, ascending within each
     groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
     components = sorted(groups, key=lambda members: (-len(members), int(members[0])))
@@ -247,52 +219,6 @@ def _components(simple: Projection) -> tuple[np.ndarray, list[np.ndarray]]:
     for c, members in enumerate(components):
         comp[members] = c
     return comp, components
-
-
-def _pairwise(fx: np.ndarray, fy: np.ndarray, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, pull, *, weight: np.ndarray | None = None) -> None:
-    """Add to node a a force pull(dx, dy, weight) * (b - a) and the opposite to b, for every pair (a, b).
-
-    PAIRS_AT_ONCE pairs at a time: a dense vault has millions of close pairs, and each needs half a
-    dozen float arrays of its own."""
-    n = len(x)
-    for low in range(0, len(a), PAIRS_AT_ONCE):
-        part = slice(low, low + PAIRS_AT_ONCE)
-        pa, pb = a[part], b[part]
-        w = weight[part] if weight is not None else None
-        dx = np.take(x, pb) - np.take(x, pa)
-        dy = np.take(y, pb) - np.take(y, pa)
-        strength = pull(dx, dy, w)
-        dx *= strength
-        dy *= strength
-        fx += np.bincount(pa, dx, n) - np.bincount(pb, dx, n)
-        fy += np.bincount(pa, dy, n) - np.bincount(pb, dy, n)
-
-
-def _far_field(pos: np.ndarray) -> np.ndarray:
-    """Approximate repulsion from every other grid cell of a component, each cell pooled at its centre of mass.
-
-    Close neighbours are handled exactly by the k-d tree pass; without this far field a dense graph
-    contracts into a blob, since nothing pushes distant parts apart.
-    """
-    low = pos.min(axis=0)
-    size = max(float((pos.max(axis=0) - low).max()), 1e-6) / GRID
-    cell_xy = np.minimum(((pos - low) / size).astype(np.int64), GRID - 1)
-    cell = cell_xy[:, 0] * GRID + cell_xy[:, 1]
-    cells, local = np.unique(cell, return_inverse=True)
-    mass = np.bincount(local).astype(np.float64)
-    centre = np.stack([np.bincount(local, pos[:, d]) for d in (0, 1)], axis=1) / mass[:, None]
-    force = np.empty_like(pos)
-    # A block of nodes at a time: each node's pull from every cell is an array of nodes x cells, a
-    # dozen of them at once, which for a whole 50,000-note vault was most of a GiB.
-    for low_row in range(0, len(pos), FAR_FIELD_BLOCK):
-        rows = slice(low_row, low_row + FAR_FIELD_BLOCK)
-        dx = pos[rows, 0:1] - centre[None, :, 0]
-        dy = pos[rows, 1:2] - centre[None, :, 1]
-        strength = mass[None, :] * SPACING**2 / np.maximum(dx * dx + dy * dy, (size / 2) ** 2)
-        strength[np.arange(len(dx)), local[rows]] = 0.0
-        force[rows, 0] = (dx * strength).sum(axis=1)
-        force[rows, 1] = (dy * strength).sum(axis=1)
-    return force
 
 
 def _pack(nodes: list[str], pos: np.ndarray, comp: np.ndarray, components: list[np.ndarray]) -> dict[str, tuple[float, float]]:
@@ -446,9 +372,9 @@ def _laying_out(simple: Projection) -> Iterator[Callable[[], Positions]]:
 
 
 def stand_by(state: Path, *, jobs: int) -> None:
-    """Start a worker that imports what laying out needs (scipy: a third of a second) now, while
-    this process makes its own imports, for a build that may lay its page out again in another
-    process soon after (a delta build after a new note or link, see `placing`; on two cores both
+    """Start a worker that makes ready what laying out needs (numba, the layout's compiled loop
+    loaded: a third of a second) now, while this process makes its own imports, for a build that
+    may lay its page out again in another process soon after (a delta build after a new note or link, see `placing`; on two cores both
     are busy by then): when `state`, the last build's (kg.state), exists, `jobs` > 1 and this
     process can fork. The worker lays out one page and ends; or it ends when `stand_down` is
     called, or with this process (at exit, or killed)."""

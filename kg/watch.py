@@ -3,8 +3,8 @@ resident process.
 
 Each build after the first is the delta build `kg build` makes (kg.delta: only what changed made
 again, the same bytes as a whole build). What a fresh process pays before every such build is paid
-here once: Python's imports (0.3 s), the layout's (0.3 s: scipy and igraph, imported before the
-page's workers are forked from this process), and the extraction's matcher (0.3 s: kept between
+here once: Python's imports (0.3 s), the layout's (0.3 s: numba with the layout's compiled loop, and
+igraph, made ready before the page's workers are forked from this process), and the extraction's matcher (0.3 s: kept between
 builds for the same dictionary and code, so a changed note is extracted here, at once). Changes are
 watched with watchfiles (inotify on Linux, its own polling where there is none): between changes
 the process only wakes every WAKE_MS to see whether it was asked to stop.

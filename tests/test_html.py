@@ -256,87 +256,92 @@ def test_page_json_in_pieces_is_exactly_tojson(size: int) -> None:
     assert "</script>" not in whole and "<img" not in whole
 
 
-@pytest.mark.parametrize("block", [1, 7, 64])
-def test_far_field_is_the_same_a_block_at_a_time(monkeypatch, block) -> None:
-    """The layout's far field is computed a block of nodes at a time (memory); the forces must be
-    exactly those of all nodes at once, or the same vault would lay out differently."""
+def _one_step_by_hand(x, y, bounds, src, dst, weight, *, reach, far_field_min, grid=12):
+    """The forces of the layout's first step, the slow and obvious way: every pair of nodes of one
+    component compared, every cell of the far field visited."""
     import numpy as np
 
-    import kg.layout
+    fx, fy = np.zeros(len(x)), np.zeros(len(x))
+    for c in range(len(bounds) - 1):
+        members = np.arange(bounds[c], bounds[c + 1])
+        for i in members:
+            for j in members[members > i]:
+                dx, dy = x[j] - x[i], y[j] - y[i]
+                d2 = dx * dx + dy * dy
+                if d2 < reach * reach:
+                    f = -1.0 / max(d2, 1e-4)
+                    fx[i], fy[i], fx[j], fy[j] = fx[i] + f * dx, fy[i] + f * dy, fx[j] - f * dx, fy[j] - f * dy
+        if len(members) > far_field_min:
+            px, py = x[members], y[members]
+            low_x, low_y = px.min(), py.min()
+            size = max(px.max() - low_x, py.max() - low_y) / grid
+            cell = np.minimum(((px - low_x) / size).astype(int), grid - 1) * grid + np.minimum(((py - low_y) / size).astype(int), grid - 1)
+            for i, own in zip(members, cell):
+                for k in np.unique(cell):
+                    if k != own:
+                        inside = cell == k
+                        dx, dy = x[i] - px[inside].mean(), y[i] - py[inside].mean()
+                        strength = inside.sum() / max(dx * dx + dy * dy, (size / 2) ** 2)
+                        fx[i], fy[i] = fx[i] + dx * strength, fy[i] + dy * strength
+    for a, b, w in zip(src, dst, weight):
+        dx, dy = x[b] - x[a], y[b] - y[a]
+        f = w * math.hypot(dx, dy)
+        fx[a], fy[a], fx[b], fy[b] = fx[a] + f * dx, fy[a] + f * dy, fx[b] - f * dx, fy[b] - f * dy
+    return fx, fy
 
-    pos = np.random.default_rng(3).normal(size=(300, 2)) * 10
-    monkeypatch.setattr(kg.layout, "FAR_FIELD_BLOCK", 10**6)
-    whole = kg.layout._far_field(pos)
-    monkeypatch.setattr(kg.layout, "FAR_FIELD_BLOCK", block)
-    assert np.array_equal(kg.layout._far_field(pos), whole)
-    assert np.abs(whole).sum() > 0
 
-
-def test_pair_forces_a_block_at_a_time(monkeypatch) -> None:
+@pytest.mark.parametrize("far_field_min", [10**6, 50])
+def test_compiled_step_finds_every_close_pair_and_cell(far_field_min) -> None:
+    """One step of kg.forces.relax (no gravity, no cap on the move, so each node moves by its
+    force) against _one_step_by_hand, on components of every shape: clusters denser than the
+    reach (many pairs a cell), scattered nodes (pairs across cells in every direction), a line,
+    a pair, lone nodes; with and without the far field."""
     import numpy as np
 
-    import kg.layout
+    from kg import forces
 
-    rng = np.random.default_rng(5)
-    x, y = rng.normal(size=50), rng.normal(size=50)
-    a, b = rng.integers(0, 50, size=400), rng.integers(0, 50, size=400)
+    rng = np.random.default_rng(11)
+    parts = [
+        np.concatenate([rng.normal(size=(120, 2)) * 0.6, rng.normal(size=(80, 2)) * 3 + 4]),
+        rng.random((60, 2)) * 9,
+        np.stack([np.arange(30) * 0.9, np.zeros(30)], axis=1),
+        np.array([[0.0, 0.0], [0.5, 0.2]]),
+        np.zeros((1, 2)),
+        np.ones((1, 2)),
+    ]
+    bounds = np.cumsum([0] + [len(p) for p in parts])
+    x0, y0 = np.concatenate(parts)[:, 0].copy(), np.concatenate(parts)[:, 1].copy()
+    src = np.concatenate([np.arange(b0, b1 - 1) for b0, b1 in zip(bounds[:-1], bounds[1:]) if b1 - b0 > 1])
+    dst = src + 1
+    weight = rng.choice([1.0, 0.3, 0.05], size=len(src))
+    x, y = x0.copy(), y0.copy()
+    forces.relax(x, y, bounds, src, dst, weight, np.full(len(parts), 1e9), 1, 1.0, 1.5, 1e6, 0.3, 0.0, far_field_min, 12, 4)
+    fx, fy = _one_step_by_hand(x0, y0, bounds, src, dst, weight, reach=1.5, far_field_min=far_field_min)
+    assert np.abs(fx).max() > 1 and np.abs(fy).max() > 1
+    assert np.allclose(x - x0, fx, rtol=1e-9, atol=1e-9) and np.allclose(y - y0, fy, rtol=1e-9, atol=1e-9)
 
-    def forces(at_once: int, **kwargs) -> np.ndarray:
-        monkeypatch.setattr(kg.layout, "PAIRS_AT_ONCE", at_once)
-        fx, fy = np.zeros(50), np.zeros(50)
-        kg.layout._pairwise(fx, fy, x, y, a, b, lambda dx, dy, w: (1.0 if w is None else w) / (1 + dx * dx + dy * dy), **kwargs)
-        return np.stack([fx, fy])
 
-    whole = forces(10**6)
-    for at_once in (1, 7, 399):
-        assert np.allclose(forces(at_once), whole, rtol=1e-12, atol=1e-12)
-    weight = rng.random(400)
-    assert np.allclose(forces(7, weight=weight), forces(10**6, weight=weight), rtol=1e-12, atol=1e-12)
+def test_a_component_is_laid_out_on_its_own() -> None:
+    """A component's shape depends on its own nodes and links only: laid out beside other
+    components, or alone, its nodes keep the same places relative to each other."""
+    alone = nx.MultiDiGraph()
+    for i in range(200):
+        alone.add_edge(f"a:{i}", f"t:{i % 11}", key="about")
+        alone.add_edge(f"a:{i}", f"p:{(i * 7) % 30}", key="mentions")
+    together = alone.copy()
+    for i in range(150):
+        together.add_edge(f"z:{i}", f"z:hub{i % 5}", key="mentions")
+    together.add_edge("b:1", "b:2", key="author")
+    together.add_node("0lonely")  # sorts first: every node of `alone` gets another index
 
+    def relative(laid: dict) -> dict:
+        low_x = min(laid[node][0] for node in alone)
+        low_y = min(laid[node][1] for node in alone)
+        return {node: (laid[node][0] - low_x, laid[node][1] - low_y) for node in alone}
 
-def test_components_never_come_within_reach_of_each_other(monkeypatch) -> None:
-    """Each component is laid out in a band of its own: every close pair the k-d tree finds, at
-    every step, is of one component (no pair spans two, so none has to be dropped), whatever the
-    components' shapes (a dense one, stars, chains, pairs, lone nodes)."""
-    import numpy as np
-    import scipy.spatial
-
-    import kg.layout
-
-    graph = nx.MultiDiGraph()
-    for i in range(400):  # one dense component
-        graph.add_edge(f"a:{i}", f"t:{i % 13}", key="about")
-        graph.add_edge(f"a:{i}", f"p:{(i * 7) % 60}", key="mentions")
-    for star in range(8):
-        for leaf in range(3 + 9 * star):
-            graph.add_edge(f"s{star}:hub", f"s{star}:{leaf}", key="mentions")
-    for chain in range(5):
-        for link in range(4 + 10 * chain):
-            graph.add_edge(f"c{chain}:{link}", f"c{chain}:{link + 1}", key="related")
-    for pair in range(30):
-        graph.add_edge(f"q{pair}:a", f"q{pair}:b", key="author")
-    graph.add_nodes_from(f"lonely{i}" for i in range(20))
-    simple = projection(graph)
-    comp, components = kg.layout._components(simple)
-    assert len(components) > 60
-    found: list[np.ndarray] = []
-
-    class Spy(scipy.spatial.cKDTree):
-        def query_pairs(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            pairs = super().query_pairs(*args, **kwargs)
-            found.append(pairs.copy())
-            return pairs
-
-    monkeypatch.setattr(scipy.spatial, "cKDTree", Spy)
-    positions = kg.layout.force_layout(simple)
-    assert len(found) == 50 and sum(len(p) for p in found) > 10_000
-    for pairs in found:
-        assert np.array_equal(comp[pairs[:, 0]], comp[pairs[:, 1]])
-    monkeypatch.setattr(kg.layout, "BAND", 0)  # the check can fail: all components in one spot
-    found.clear()
-    kg.layout.force_layout(simple)
-    assert any(not np.array_equal(comp[pairs[:, 0]], comp[pairs[:, 1]]) for pairs in found)
-    assert set(positions) == set(graph.nodes)
+    one, other = relative(force_layout(projection(alone))), relative(force_layout(projection(together)))
+    assert max(abs(one[n][0] - other[n][0]) + abs(one[n][1] - other[n][1]) for n in alone) < 0.03
+    assert max(abs(one[n][0] - one["a:0"][0]) for n in alone) > 5
 
 
 def test_a_page_model_that_cannot_be_kept_costs_only_the_model(tmp_path, monkeypatch):
