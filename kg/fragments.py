@@ -25,6 +25,7 @@ import io
 import marshal
 import os
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -221,7 +222,7 @@ class OutputPieces:
         _remove_old_store(self.index_path.parent, self.filename)
         try:
             with open(self.index_path, "rb") as stored:
-                index = marshal.load(stored)
+                index = marshal.loads(stored.read())  # marshal.load reads a file object a few bytes at a time: three times as long
             if index["version"] == _INDEX_VERSION and index["salt"] == self.salt and index["file"] == str(self.published):
                 source = os.open(self.published, os.O_RDONLY)
                 if published_stamp(os.fstat(source)) == index["stamp"]:
@@ -292,8 +293,10 @@ class OutputPieces:
             old = published[k][0] if k < len(published) else None
             new = ids[j] if j < len(ids) else None
             if new is None or (old is not None and old < new):
-                self._copied(old, name, k)
-                k += 1
+                # Every published piece before the next change (or to the end), copied as one run.
+                end = len(published) if new is None else bisect_left(published, new, lo=k, key=_first)
+                self._copied_run(name, k, end)
+                k = end
                 continue
             if old == new:
                 k += 1
@@ -361,6 +364,18 @@ class OutputPieces:
         section.count += 1
         self.hits += 1
 
+    def _copied_run(self, name: str, first: int, end: int) -> None:
+        """`_copied` of the published section `name`'s pieces first to end - 1, each as itself."""
+        self._copied(self.previous[name][first][0], name, first)
+        if end - first > 1:  # the rest follow on from the first, in one copy
+            items = self.previous[name]
+            pending = self.copying
+            shift = pending[3] - items[pending[1]][2]
+            self.current.items.extend([[item[0], item[1], item[2] + shift, item[3]] for item in items[first + 1 : end]])
+            pending[2] = end - 1
+            self.current.count += end - first - 1
+            self.hits += end - first - 1
+
     def _made(self, pid: str, key: bytes, make: Callable[[], str]) -> None:
         self._separate()
         self.flush()
@@ -381,6 +396,10 @@ class OutputPieces:
             os.close(self.source)
             self.source = None
         self.index_path = None  # closed: nothing more is kept
+
+
+def _first(item: list) -> str:
+    return item[0]
 
 
 def published_stamp(stat: os.stat_result) -> tuple[int, int, int]:

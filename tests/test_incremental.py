@@ -339,6 +339,61 @@ def _pieces_writer(tmp_path: Path, monkeypatch, module, filename: str):
     return written, seen, published
 
 
+def test_a_patched_section_is_the_whole_write_of_its_pieces(tmp_path):
+    """OutputPieces.patch against a whole write, over rounds of random changes (pieces made
+    again, added anywhere, dropped, everything dropped): each patched file has the bytes of the
+    whole write of the same pieces, and its index serves the next round's patch (runs of
+    unchanged pieces are copied as one, their places shifted)."""
+    import os
+    import random
+
+    from kg.fragments import OutputPieces
+
+    folder, published, staging = tmp_path / "cache", tmp_path / "published", tmp_path / "staging"
+    published.mkdir()
+    staging.mkdir()
+    shape = {"sep": ",\n", "before": "[\n", "after": "\n]", "empty": "[]"}
+
+    def whole(pieces: dict[str, str], store_folder) -> str:
+        with open(staging / "x.txt", "w", encoding="utf-8", newline="\n") as handle:
+            with OutputPieces(store_folder, "x.txt", handle, published=published if store_folder else None).open() as store:
+                store.text("head\n")
+                with store.section("items", **shape):
+                    for pid in sorted(pieces):
+                        store.piece(pid, lambda pid=pid: (pieces[pid],), lambda pid=pid: pieces[pid])
+                store.text("\ntail\n")
+        return (staging / "x.txt").read_text(encoding="utf-8")
+
+    rng = random.Random(5)
+    pieces = {f"n{i:04d}": f"<{i} 节点>" for i in range(0, 600, 3)}
+    whole(pieces, folder)
+    os.replace(staging / "x.txt", published / "x.txt")
+    copied = 0
+    for round_ in range(12):
+        changes: dict = {}
+        ids = sorted(pieces)
+        for pid in rng.sample(ids, min(len(ids), rng.choice([0, 1, 3, 20]))):
+            changes[pid] = None if rng.random() < 0.4 else f"<{pid} 第{round_}版>"
+        for _ in range(rng.choice([0, 1, 5])):
+            changes[f"n{rng.randrange(650):04d}"] = f"<新 {round_}>"
+        if round_ == 10:
+            changes = dict.fromkeys(ids)  # everything dropped: the empty text
+        for pid, text in changes.items():
+            if text is None:
+                pieces.pop(pid, None)
+            else:
+                pieces[pid] = text
+        with open(staging / "x.txt", "w", encoding="utf-8", newline="\n") as handle:
+            with OutputPieces(folder, "x.txt", handle, published=published).open() as store:
+                store.text("head\n")
+                store.patch("items", {pid: None if text is None else ((lambda t=text: (t,)), (lambda t=text: t)) for pid, text in changes.items()}, **shape)
+                store.text("\ntail\n")
+                copied += store.hits
+        os.replace(staging / "x.txt", published / "x.txt")
+        assert (published / "x.txt").read_text(encoding="utf-8") == whole(pieces, None), f"round {round_}"
+    assert copied > 1000
+
+
 @pytest.mark.parametrize(("fmt", "filename"), [("ttl", "graph.ttl"), ("graphml", "graph.graphml"), ("json", "graph.json")])
 def test_pieces_are_copied_and_only_a_changed_article_is_made_again(vault, tmp_path, monkeypatch, fmt, filename):
     """graph.ttl's pieces are each node's subject and each article's run of mentions and
