@@ -21,7 +21,14 @@ from numba import njit
 _READY: list[bool] = []
 
 
-@njit(cache=True, nogil=True)
+def _compiled(function):  # noqa: ANN001, ANN202 - a numba dispatcher of `function`
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # no folder numba may keep machine code in (a read-only install, no home): compiled in each process
+        return njit(nogil=True)(function)
+
+
+@_compiled
 def component_labels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Each node's component as the smallest node index in it (union-find over the links src-dst)."""
     parent = np.arange(n)
@@ -42,7 +49,7 @@ def component_labels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return parent
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def relax(
     x: np.ndarray,
     y: np.ndarray,
