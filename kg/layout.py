@@ -251,11 +251,12 @@ Positions = dict[str, tuple[float, float]]  # node -> (x, y)
 Placed = tuple[Positions, dict[str, int]]  # positions, node -> community
 
 
-def place(simple: Projection, fragments: Path | None) -> Placed:
+def place(simple: Projection, fragments: Path | None, *, fork: bool = False) -> Placed:
     """force_layout(simple) and communities(simple), from the cache folder `fragments` when they
-    were computed for this very input. Reads no graph: on big graphs kg.export runs it in a
-    spawned worker, beside the build process's writers."""
-    with placing(simple, fragments) as (positions, grouped):
+    were computed for this very input (with `fork`, the layout in a forked worker, see `placing`).
+    Reads no graph: on big graphs kg.export runs it in a spawned worker, beside the build
+    process's writers."""
+    with placing(simple, fragments, fork=fork) as (positions, grouped):
         return positions(), grouped
 
 
@@ -475,12 +476,13 @@ def place_in_worker(simple: Projection, fragments: Path | None) -> Placed:
     """`place`, in a worker process that then waits, idle, while the build process writes the
     other formats: a moment after it returns (its result sent, its arguments let go), the worker
     gives the memory the layout took back to the system (180 MB at 50,000 notes, held beside
-    the build process's peak otherwise)."""
+    the build process's peak otherwise). The layout itself runs in a worker forked from this one,
+    which ends with it: numba's compiler and code (70 MB) never load here."""
     import threading
 
     from kg.processes import give_back_memory
 
-    placed = place(simple, fragments)
+    placed = place(simple, fragments, fork=True)
     letting_go = threading.Timer(LET_GO_AFTER, give_back_memory)
     letting_go.daemon = True
     letting_go.start()
