@@ -251,24 +251,24 @@ Positions = dict[str, tuple[float, float]]  # node -> (x, y)
 Placed = tuple[Positions, dict[str, int]]  # positions, node -> community
 
 
-def place(simple: Projection, fragments: Path | None, *, fork: bool = False) -> Placed:
+def place(simple: Projection, fragments: Path | None, *, apart: bool = False) -> Placed:
     """force_layout(simple) and communities(simple), from the cache folder `fragments` when they
-    were computed for this very input (with `fork`, the layout in a forked worker, see `placing`).
-    Reads no graph: on big graphs kg.export runs it in a spawned worker, beside the build
-    process's writers."""
-    with placing(simple, fragments, fork=fork) as (positions, grouped):
+    were computed for this very input (with `apart`, the layout in a forked child, see
+    `_placed_json`). Reads no graph: on big graphs kg.export runs it in a spawned worker, beside
+    the build process's writers."""
+    with placing(simple, fragments, apart=apart) as (positions, grouped):
         return positions(), grouped
 
 
 @contextmanager
-def placing(simple: Projection, fragments: Path | None, *, fork: bool = False) -> Iterator[tuple[Callable[[], Positions], dict[str, int]]]:
+def placing(simple: Projection, fragments: Path | None, *, fork: bool = False, apart: bool = False) -> Iterator[tuple[Callable[[], Positions], dict[str, int]]]:
     """`place`, the layout maybe still under way in the block: (a function that gives the positions,
     waiting for them if need be; the communities).
 
     With `fork`, when the two are not kept and this process can fork, a forked worker lays out
     while this process groups the communities and goes on with the block until it needs the
     positions (kg.export.html writes most of its page meanwhile: a delta build's new note waits
-    on the layout). They are kept when the block ends well."""
+    on the layout). Else, with `apart`, see `_placed_json`. They are kept when the block ends well."""
     import orjson
 
     from kg.fragments import Fragments
@@ -298,7 +298,7 @@ def placing(simple: Projection, fragments: Path | None, *, fork: bool = False) -
                 positions()  # the block may not have asked for them
         else:
             if text is None:
-                text = _placed_json(simple)
+                text = _placed_json(simple, apart=apart)
             placed = parsed(text)
             yield (lambda: placed[0]), placed[1]
         if key is not None:
@@ -307,11 +307,25 @@ def placing(simple: Projection, fragments: Path | None, *, fork: bool = False) -
         store.close()
 
 
-def _placed_json(simple: Projection) -> str:
+def _placed_json(simple: Projection, *, apart: bool = False) -> str:
+    """The layout and communities of `simple`, as `placing` keeps them. With `apart` (and a process
+    that can fork), the layout is made first, in a forked child that ends with it, so that numba's
+    compiler and code (70 MB) never load here, then the communities: one after the other, so that
+    igraph's working memory and the child's are never held at once (at 50,000 notes both came to
+    0.4 GiB beside the build process)."""
     import orjson
 
-    grouped = communities(simple)  # first: igraph's working memory comes and goes before the layout's positions are held
-    return orjson.dumps({"positions": force_layout(simple), "communities": grouped}).decode("utf-8")
+    from kg.processes import can_fork, give_back_memory
+
+    if apart and can_fork():
+        with _laying_out(simple) as laid:
+            positions = laid()
+        give_back_memory()
+        grouped = communities(simple)
+    else:
+        grouped = communities(simple)  # first: igraph's working memory comes and goes before the layout's positions are held
+        positions = force_layout(simple)
+    return orjson.dumps({"positions": positions, "communities": grouped}).decode("utf-8")
 
 
 # [projection] for the worker `placing` forks (set just before, cleared after).
@@ -476,13 +490,13 @@ def place_in_worker(simple: Projection, fragments: Path | None) -> Placed:
     """`place`, in a worker process that then waits, idle, while the build process writes the
     other formats: a moment after it returns (its result sent, its arguments let go), the worker
     gives the memory the layout took back to the system (180 MB at 50,000 notes, held beside
-    the build process's peak otherwise). The layout itself runs in a worker forked from this one,
-    which ends with it: numba's compiler and code (70 MB) never load here."""
+    the build process's peak otherwise). The layout itself is made by a child forked from this
+    worker, which ends with it (`place(..., apart=True)`)."""
     import threading
 
     from kg.processes import give_back_memory
 
-    placed = place(simple, fragments, fork=True)
+    placed = place(simple, fragments, apart=True)
     letting_go = threading.Timer(LET_GO_AFTER, give_back_memory)
     letting_go.daemon = True
     letting_go.start()
