@@ -26,6 +26,7 @@ a missing or stale state, page model or piece index. `Fallback` carries the reas
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -350,14 +351,13 @@ def _links_now(known: Known, notes: dict[str, Note], *, changed: set[str]) -> tu
         paths, name = LinkIndex.keys_of(rel)
         path_keys.update(paths)
         name_keys.add(name)
-    before: list[LinkIndex] = []  # the last build's, made only if a link may lead to a note that came or went
+
+    @functools.cache
+    def before() -> LinkIndex:  # the last build's, made only if a link may lead to a note that came or went
+        return LinkIndex(known.notes.values())
 
     def leads_elsewhere(keys: tuple[str, str, str], now: str | None) -> bool:
-        if not (keys[0] in path_keys or keys[1] in path_keys or keys[2] in name_keys):
-            return False
-        if not before:
-            before.append(LinkIndex(known.notes.values()))
-        return before[0].lookup(keys) != now
+        return (keys[0] in path_keys or keys[1] in path_keys or keys[2] in name_keys) and before().lookup(keys) != now
 
     linked: set[str] = set()
     # A link's keys and where it leads depend on its target alone, and most links share theirs

@@ -12,13 +12,13 @@ beside this file (numba's cache=True): later processes load the machine code in 
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 
 import numpy as np
 from numba import njit
 
-_READY: list[bool] = []
 
 
 def _compiled(function):  # noqa: ANN001, ANN202 - a numba dispatcher of `function`
@@ -225,12 +225,11 @@ def relax(
                 y[i] += gy * scale
 
 
+@functools.cache
 def ready() -> None:
     """Load both functions' machine code now (compiling it, the first time after an install or an
     upgrade), so that the first layout does not wait for it: kg.layout.prepare calls it in the
-    worker that stands by for a layout."""
-    if _READY:
-        return
+    worker that stands by for a layout. Once per process."""
     # Numba's first load initialises its array maths, which imports scipy.linalg (0.2 s), when it
     # is installed, only to learn whether BLAS is there; nothing here uses BLAS.
     blocked = "scipy.linalg" not in sys.modules and "scipy.linalg.cython_blas" not in sys.modules
@@ -244,4 +243,3 @@ def ready() -> None:
     finally:
         if blocked and sys.modules.get("scipy.linalg.cython_blas", 0) is None:
             del sys.modules["scipy.linalg.cython_blas"]
-    _READY.append(True)

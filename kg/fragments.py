@@ -26,6 +26,7 @@ import marshal
 import os
 import sqlite3
 from bisect import bisect_left
+from operator import itemgetter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -294,7 +295,7 @@ class OutputPieces:
             new = ids[j] if j < len(ids) else None
             if new is None or (old is not None and old < new):
                 # Every published piece before the next change (or to the end), copied as one run.
-                end = len(published) if new is None else bisect_left(published, new, lo=k, key=_first)
+                end = len(published) if new is None else bisect_left(published, new, lo=k, key=itemgetter(0))
                 self._copied_run(name, k, end)
                 k = end
                 continue
@@ -396,10 +397,6 @@ class OutputPieces:
             os.close(self.source)
             self.source = None
         self.index_path = None  # closed: nothing more is kept
-
-
-def _first(item: list) -> str:
-    return item[0]
 
 
 def published_stamp(stat: os.stat_result) -> tuple[int, int, int]:

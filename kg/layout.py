@@ -206,10 +206,9 @@ def force_layout(simple: Projection, *, iterations: int = 100, seed: int = 7) ->
 
 def _components(simple: Projection) -> tuple[np.ndarray, list[np.ndarray]]:
     """Each node's component number, and each component's node indices (ascending), largest
-    first, ties by first node."""
+    first, ties by first node (after kg.forces.ready(), as force_layout calls it)."""
     from kg import forces
 
-    forces.ready()
     n = len(simple.nodes)
     labels = forces.component_labels(n, simple.src, simple.dst)
     order = np.argsort(labels, kind="stable")  # indices grouped by label, ascending within each

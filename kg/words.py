@@ -61,6 +61,8 @@ def save(path: Path, key: str, head: object, *, sets: Mapping[str, Iterable[str]
     """Write `head` and the named word sets and tables to `path` under `key`, atomically (raises
     OSError when it cannot; ValueError when a word holds a newline). A tenth of a second for half
     a million words: the buckets are worked out with numpy, not word by word."""
+    import numpy as np
+
     parts: list[bytes] = []
     sections: dict[str, tuple[str, int, dict[str, tuple[int, int]]]] = {}
     size = 0
@@ -76,8 +78,6 @@ def save(path: Path, key: str, head: object, *, sets: Mapping[str, Iterable[str]
         index, text, _first, _order = _bucketed(words, table=False)
         sections[name] = ("set", len(words), {"index": add(index), "text": add(text)})
     for name, table in tables.items():
-        import numpy as np
-
         index, text, first, order = _bucketed(list(table), table=True)
         frequencies = np.fromiter(table.values(), dtype=np.int64, count=len(table))[order]
         sections[name] = ("table", len(table), {"index": add(index), "text": add(text), "entries": add(first), "frequencies": add(frequencies.tobytes())})
