@@ -200,6 +200,9 @@ class OutputPieces:
         self.filename = filename
         self.index_path = Path(folder) / f"{INDEX_PREFIX}{filename}" if folder is not None and published is not None else None
         self.published = Path(published) / filename if published is not None else None
+        # The index names the file by its absolute path: the same folder reached from another
+        # working directory (or through a link) is still the file the index describes.
+        self.where = str(Path(published).resolve() / filename) if published is not None else ""
         self.salt = f"{code_fingerprint()}\0{salt}" if self.index_path is not None else ""
         self.fd: int | None = None  # the new file's descriptor
         self.source: int | None = None  # the published file's, when its pieces can be copied
@@ -224,7 +227,7 @@ class OutputPieces:
         try:
             with open(self.index_path, "rb") as stored:
                 index = marshal.loads(stored.read())  # marshal.load reads a file object a few bytes at a time: three times as long
-            if index["version"] == _INDEX_VERSION and index["salt"] == self.salt and index["file"] == str(self.published):
+            if index["version"] == _INDEX_VERSION and index["salt"] == self.salt and index["file"] == self.where:
                 source = os.open(self.published, os.O_RDONLY)
                 if published_stamp(os.fstat(source)) == index["stamp"]:
                     self.source, self.previous = source, index["sections"]
@@ -327,7 +330,7 @@ class OutputPieces:
             return
         try:
             self.flush()
-            index = {"version": _INDEX_VERSION, "salt": self.salt, "file": str(self.published), "stamp": published_stamp(os.fstat(self.fd)), "sections": self.sections}
+            index = {"version": _INDEX_VERSION, "salt": self.salt, "file": self.where, "stamp": published_stamp(os.fstat(self.fd)), "sections": self.sections}
             temporary = self.index_path.with_name(f"{self.index_path.name}.{os.getpid()}.tmp")
             try:
                 self.index_path.parent.mkdir(parents=True, exist_ok=True)

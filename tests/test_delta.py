@@ -123,6 +123,20 @@ DELTAS = {
 }
 
 
+def test_the_output_folder_named_another_way_is_still_patched(vault, tmp_path, monkeypatch):
+    """Relative from one directory, absolute, through a link: the same folder, so a delta."""
+    monkeypatch.chdir(tmp_path)
+    delta(vault, Path("out"))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "out", target_is_directory=True)
+    for round, (cwd, out) in enumerate([(tmp_path / "elsewhere", tmp_path / "out"), (tmp_path, Path("link")), (tmp_path / "elsewhere", Path("../out"))]):
+        monkeypatch.chdir(cwd)
+        write_prose(articles(vault)[round], f"第{round}轮提到 Claude 和 GPT-4o。")
+        result = delta(vault, out)
+        assert result.fallback is None and result.changed == 1, (out, result.fallback)
+    assert read_outputs(tmp_path / "out") == whole(vault, tmp_path / "whole")
+
+
 @pytest.mark.parametrize("change", list(DELTAS))
 def test_a_change_makes_only_what_changed_and_the_bytes_of_a_whole_build(vault, tmp_path, change):
     out = tmp_path / "out"
