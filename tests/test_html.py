@@ -39,8 +39,8 @@ def small_graph() -> nx.MultiDiGraph:
     return g
 
 
-def page_data(page: str) -> dict:
-    match = re.search(r'<script type="application/json" id="kg-data">(.*?)</script>', page, re.S)
+def page_data(page: str, element: str = "kg-data") -> dict | list:
+    match = re.search(rf'<script type="application/json" id="{element}">(.*?)</script>', page, re.S)
     assert match, "the page embeds its data as JSON"
     return json.loads(match.group(1))
 
@@ -63,7 +63,7 @@ def test_note_text_never_appears_as_markup() -> None:
     page = render(small_graph())
     assert HOSTILE not in page
     assert "<script>window.__pwned" not in page
-    assert page.count("</script>") == 4  # the template's four script elements: no note text closes one
+    assert page.count("</script>") == 5  # the template's five script elements: no note text closes one
     data = page_data(page)
     labels = {n["label"] for n in data["nodes"]}
     assert HOSTILE in labels  # the text itself survives, as data
@@ -71,11 +71,13 @@ def test_note_text_never_appears_as_markup() -> None:
 
 def test_every_node_and_drawn_edge_is_on_the_page() -> None:
     graph = small_graph()
-    data = page_data(render(graph))
+    page = render(graph)
+    data, evidence = page_data(page), page_data(page, "kg-evidence")
     assert sorted(n["id"] for n in data["nodes"]) == sorted(graph.nodes)
-    assert len(data["edges"]) == sum(1 for *_e, k in graph.edges(keys=True) if k != "co_mention")
-    mention = next(e for e in data["edges"] if e[2] == "mentions" and data["nodes"][e[0]]["id"] == "article:b.md")
-    assert mention[4] == ["再谈 GPT-4o。"]
+    assert len(data["edges"]) == len(evidence) == sum(1 for *_e, k in graph.edges(keys=True) if k != "co_mention")
+    mention = next(k for k, e in enumerate(data["edges"]) if e[2] == "mentions" and data["nodes"][e[0]]["id"] == "article:b.md")
+    assert data["edges"][mention][3] == 1 and evidence[mention] == ["再谈 GPT-4o。"]
+    assert {evidence[k] == 0 for k, e in enumerate(data["edges"]) if e[2] != "mentions"} == {True}
     order = sorted(graph.nodes)
     assert data["co_mentions"] == [[order.index("product:GPT-4o"), order.index("organization:OpenAI"), 2]]
 

@@ -424,6 +424,31 @@ def test_pieces_are_copied_and_only_a_changed_article_is_made_again(vault, tmp_p
     assert first == second != third != fourth
 
 
+def test_the_pages_evidence_is_copied_and_only_a_changed_articles_is_made_again(vault, tmp_path, monkeypatch):
+    """The page's evidence section (most of its bytes) is a piece a node with drawn edges: a
+    second write copies them all, a changed sentence costs its article's piece, a renamed
+    entity none (its name is not in the evidence), the bytes are always render's."""
+    from kg.export import html
+
+    graph = build_vault(vault, tmp_path / "out", jobs=1, cache=False).graph
+    pieces = len({u for u, _v, key in graph.edges(keys=True) if key in html.EDGE_STYLE and key != "co_mention"})
+    assert pieces >= 10
+    written, seen, _published = _pieces_writer(tmp_path, monkeypatch, html, "graph.html")
+
+    first = written(graph)
+    second = written(graph)
+    article, entity = next((u, v) for u, v, key in sorted(graph.edges(keys=True)) if key == "mentions" and graph.edges[u, v, key]["evidence"])
+    sentence, start, end = next(html.evidence_of(graph.edges[article, entity, "mentions"]))
+    graph.edges[article, entity, "mentions"]["evidence"] = [(sentence + "（又见）", start, end)]
+    third = written(graph)
+    graph.nodes[entity]["label"] += " (renamed)"
+    fourth = written(graph)
+    assert [store.hits for store in seen] == [0, pieces, pieces - 1, pieces]
+    assert [store.made for store in seen] == [pieces, 0, 1, 0]
+    assert first == second != third != fourth
+    assert "（又见）" in third
+
+
 def test_a_published_file_changed_since_is_not_copied_from(vault, tmp_path, monkeypatch):
     """The index vouches for the file as the last build left it (size, time, inode): an output
     edited since, or replaced, gives no copies, and the file is made whole, the same bytes."""

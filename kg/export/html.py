@@ -37,7 +37,7 @@ from markupsafe import Markup
 
 from kg.cache import code_fingerprint
 from kg.errors import ExportError
-from kg.fragments import CannotPatch, copy_range, published_stamp
+from kg.fragments import CannotPatch, OutputPieces, copy_range, published_stamp
 from kg.graph import evidence_of, sorted_edges
 from kg.layout import Placed, Positions, Projection, lay_out_ahead, place, placing, projection, projection_after, projection_of
 from kg.model import ARTICLE, NODE_KINDS, ORGANIZATION, PERSON, PRODUCT, SOURCE, TOPIC
@@ -120,7 +120,7 @@ def drawing(graph: nx.MultiDiGraph, *, max_nodes: int | None = None) -> Drawing:
 
 
 
-def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = None, fragments: Path | None = None, drawn: Drawing | None = None, placed: Placed | None = None, **_: object) -> None:
+def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = None, fragments: Path | None = None, published: Path | None = None, drawn: Drawing | None = None, placed: Placed | None = None, **_: object) -> None:
     """`render`, written to `handle` as the template produces it (the page is never held whole:
     100 MB at 10,000 notes).
 
@@ -129,6 +129,10 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
     reused while those stay the same, as after an edit that changes no link or mention: half the
     page's time. The page's model (what it shows of each node, see `page_node`) is kept there too,
     so that `patch` can write the page after an edit without the graph.
+
+    The mentions' evidence (most of the page's bytes) is one piece a node (kg.fragments.OutputPieces):
+    with `fragments` and `published` (where the last build's page is), an unchanged one is copied
+    from the published page, and `patch` copies every piece but the changed nodes'.
 
     `drawn` and `placed`, when given, are `drawing(graph, max_nodes=max_nodes)` and
     `place(drawn.simple, fragments)` made beforehand (by kg.export, the layout in a worker process).
@@ -142,14 +146,23 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
         for node in sorted(view.nodes):
             yield node, page_node(node, view.nodes[node], ((v, key, data) for _u, v, key, data in sorted_edges(view, sources=[node])))
 
-    _write_page(handle, pages, lambda: positions, community, total=len(graph), left_out=left_out, max_nodes=max_nodes, model=model, simple=drawn.simple)
+    def evidence(store: OutputPieces) -> None:
+        with store.section(EVIDENCE, **_EVIDENCE_TEXTS):
+            for node in sorted(view.nodes):
+                entries = node_evidence((v, key, data) for _u, v, key, data in sorted_edges(view, sources=[node]))
+                if entries:
+                    store.piece(node, lambda: (entries,), lambda: _evidence_text(entries))
+
+    _write_page(handle, pages, lambda: positions, community, evidence, total=len(graph), left_out=left_out, max_nodes=max_nodes, model=model, simple=drawn.simple, fragments=fragments, published=published)
 
 
-def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, jobs: int = 1, **_: object) -> None:
+def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, published: Path | None = None, jobs: int = 1, **_: object) -> None:
     """The page after `changes` (see kg.delta): the page's model as the last build kept it
     (`changes.page`, or read here), with the nodes `changes` names made again and removed ones
     dropped, laid out again only if its links changed (with `jobs` > 1, in a forked worker while
-    this process writes the rest, see kg.layout.placing). Raises CannotPatch when no model was kept."""
+    this process writes the rest, see kg.layout.placing), and the evidence of every other node
+    copied from the page in `published`. Raises CannotPatch when no model was kept, or the
+    published page is not the one the last build left."""
     kept = changes.page if changes.page is not None else (PageModel(fragments).load() if fragments is not None else None)
     if kept is None:
         raise CannotPatch(f"{fragments}: the page's model is missing or was made by other code")
@@ -160,7 +173,16 @@ def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, jo
         # While the page is laid out again, if it is: the model is kept, and the page written up to its nodes' positions.
         if model is not None:
             model.save(((node, pages[node]) for node in order), now.simple, kept=now.kept, changed=set(changes.nodes))
-        _write_page(handle, lambda: ((node, pages[node]) for node in order), positions, community, total=len(order), left_out={}, max_nodes=None, model=None)
+        _write_page(handle, lambda: ((node, pages[node]) for node in order), positions, community, functools.partial(_patch_evidence, now, changes), total=len(order), left_out={}, max_nodes=None, model=None, fragments=fragments, published=published)
+
+
+def _patch_evidence(now: UpdatedPage, changes: Changes, store: OutputPieces) -> None:
+    """The evidence section as published, but for the nodes `changes` made again or removed."""
+    made: dict[str, tuple | None] = dict.fromkeys(changes.removed)
+    for node in changes.nodes:
+        entries = now.evidence[node]
+        made[node] = ((lambda entries=entries: (entries,)), (lambda entries=entries: _evidence_text(entries))) if entries else None
+    store.patch(EVIDENCE, made, **_EVIDENCE_TEXTS)
 
 
 def patch_ahead(changes: Changes, *, fragments: Path | None = None, jobs: int = 1) -> None:
@@ -178,13 +200,15 @@ def patch_ahead(changes: Changes, *, fragments: Path | None = None, jobs: int = 
 @dataclass(frozen=True)
 class UpdatedPage:
     """The page's model after a delta's changes: the model as read (`kept`), its nodes now
-    (`pages`, in `order`) and their projection, `relaid` when its links changed."""
+    (`pages`, in `order`) and their projection, `relaid` when its links changed, and the evidence
+    of the nodes made again."""
 
     kept: KeptPage
     pages: MutableMapping[str, PageNode]  # kept.pages, changed
     order: list[str]
     simple: Projection
     relaid: bool
+    evidence: dict[str, Evidence]
 
 
 def _updated(changes: Changes, kept: KeptPage) -> UpdatedPage:
@@ -192,10 +216,12 @@ def _updated(changes: Changes, kept: KeptPage) -> UpdatedPage:
     pages, simple = kept.pages, kept.simple
     graph = changes.graph
     same_links = not any(node in pages for node in changes.removed)
+    evidence: dict[str, Evidence] = {}
     for node in changes.removed:
         pages.pop(node, None)
     for node in changes.nodes:
-        page = page_node(node, graph.nodes[node], ((v, key, data) for _u, v, key, data in sorted_edges(graph, sources=[node])))
+        out = [(v, key, data) for _u, v, key, data in sorted_edges(graph, sources=[node])]
+        page, evidence[node] = page_node(node, graph.nodes[node], out), node_evidence(out)
         old = pages.get(node)
         same_links = same_links and old is not None and _links(old) == _links(page)
         pages[node] = page
@@ -205,7 +231,7 @@ def _updated(changes: Changes, kept: KeptPage) -> UpdatedPage:
     elif not same_links:
         # Only the pairs of the nodes made again or removed are made again.
         simple = projection_after(simple, order, lambda node: ((item[0], item[1]) for item in pages[node][2]), set(changes.nodes) | set(changes.removed))
-    return UpdatedPage(kept, pages, order, simple, relaid=not same_links)
+    return UpdatedPage(kept, pages, order, simple, relaid=not same_links, evidence=evidence)
 
 
 def _links(page: PageNode) -> set[tuple[str, str]]:
@@ -214,9 +240,13 @@ def _links(page: PageNode) -> set[tuple[str, str]]:
 
 
 # What the page shows of one node: its vis-network node but the position, its panel details but
-# the community, its drawn out-edges ([target, relation], and count and evidence for mentions) and
-# its co-mentions of at least two articles ((targets), (weights)).
+# the community, its drawn out-edges ([target, relation], and the count for mentions) and its
+# co-mentions of at least two articles ((targets), (weights)). What the page's model keeps.
 PageNode = tuple[dict, dict, list[list], tuple[tuple[str, ...], tuple[int, ...]]]
+# The evidence of a node's drawn out-edges, in their order: a mention's sentences, 0 for other
+# relations. Not in the model: the page's evidence section is copied from the published page.
+Evidence = list
+DRAWN = frozenset(EDGE_STYLE) - {"co_mention"}  # the relations drawn as edges (co-mentions are an overlay)
 
 
 def page_node(node: str, data: dict, out: Iterable[tuple[str, str, dict]]) -> PageNode:
@@ -231,13 +261,17 @@ def page_node(node: str, data: dict, out: Iterable[tuple[str, str, dict]]) -> Pa
             if weight >= 2:
                 co_targets.append(v)
                 co_weights.append(weight)
-        elif relation in EDGE_STYLE:
+        elif relation in DRAWN:
             item = [v, relation]
             if relation == "mentions":
-                evidence = [str(sentence) for sentence, _start, _end in evidence_of(edge)]
-                item += [int(edge.get("count", len(evidence))), evidence]
+                item.append(int(edge.get("count", len(edge.get("evidence", ())))))
             drawn.append(item)
     return _look(node, data), _detail(node, data), drawn, (tuple(co_targets), tuple(co_weights))
+
+
+def node_evidence(out: Iterable[tuple[str, str, dict]]) -> Evidence:
+    """The Evidence of a node with out-edges `out`, as `page_node` takes them."""
+    return [[str(sentence) for sentence, _start, _end in evidence_of(edge)] if relation == "mentions" else 0 for _v, relation, edge in out if relation in DRAWN]
 
 
 def _write_page(
@@ -245,16 +279,21 @@ def _write_page(
     pages: Callable[[], Iterator[tuple[str, PageNode]]],
     positions: Callable[[], Positions],
     community: dict[str, int],
+    evidence: Callable[[OutputPieces], None],
     *,
     total: int,
     left_out: dict[str, int],
     max_nodes: int | None,
     model: PageModel | None,
     simple: Projection | None = None,
+    fragments: Path | None = None,
+    published: Path | None = None,
 ) -> None:
     """The page of the nodes `pages()` gives (each time it is called: the same, in sorted order);
-    `model`, when given, keeps them and their projection `simple`. `positions()` is called when
-    the page reaches its nodes, after the rest of its data (the layout may be under way till then)."""
+    `model`, when given, keeps them and their projection `simple`. `evidence(store)` writes the
+    section EVIDENCE of the page's pieces (kg.fragments.OutputPieces over `fragments` and the page
+    in `published`). `positions()` is called when the page reaches its nodes, after the rest of
+    its data (the layout may be under way till then)."""
     looks: list[dict] = []
     order: list[str] = []
     details = []
@@ -301,6 +340,12 @@ def _write_page(
         "nodes": details,
     }
     env = _environment()
+    store = OutputPieces(fragments, FILENAME, handle, published=published)
+
+    def evidence_section() -> Iterator[Markup]:  # written into the page by the store, where the template reaches it
+        evidence(store)
+        yield from ()
+
     # What pyvis's generate_html renders from its template, but streamed through ours: the nodes
     # (the edges are drawn from kg-data's by the page's script, into pyvis's `edges` DataSet).
     # The page's biggest parts go out as JSON a few thousand items at a time: whole, at 50,000
@@ -308,6 +353,7 @@ def _write_page(
     page = env.get_template("graph.html").generate(
         nodes=_json_chunks(env, vis_nodes()),
         kg_data=_json_chunks(env, kg_data),
+        evidence=evidence_section(),
         edge_looks={rel: [colour, dashes if dashed else False, arrow] for rel, (colour, dashes, arrow) in EDGE_STYLE.items()},
         vis_options=vis_options,
         kinds=[(kind, KIND_NAMES[kind], *KIND_STYLE[kind]) for kind in NODE_KINDS],
@@ -317,8 +363,19 @@ def _write_page(
         left_out=left_out,
         max_nodes=max_nodes,
     )
-    for chunk in page:
-        handle.write(chunk)
+    with store.open():
+        for chunk in page:
+            handle.write(chunk)
+
+
+FILENAME = "graph.html"
+EVIDENCE = "evidence"  # the section of the page's pieces: a node's Evidence each
+_EVIDENCE_TEXTS = {"before": "[", "sep": ",", "after": "]", "empty": "[]"}
+
+
+def _evidence_text(entries: Evidence) -> str:
+    """A node's piece of the evidence section: its entries in the page's JSON (`_tojson`), brackets cut off."""
+    return _tojson(_environment(), entries)[1:-1]
 
 
 def _strongest(counts: list[int], targets: list[str], weights: list[int], index: dict[str, int], *, limit: int = MAX_CO_MENTIONS) -> list[list[int]]:

@@ -5,7 +5,14 @@
   "use strict";
   var D = kgData; // parsed once, by the page's first script
   var N = D.nodes;
-  var E = D.edges; // [from index, to index, relation, (count, evidence)]
+  var E = D.edges; // [from index, to index, relation, (count)]
+  // Each edge's evidence (a mention's sentences, 0 for other relations), in the order of E: most
+  // of the page's bytes, so parsed only when a panel first shows it.
+  var evidence = null;
+  function evidenceOf(k) {
+    if (evidence === null) evidence = JSON.parse(document.getElementById("kg-evidence").textContent);
+    return evidence[k] || [];
+  }
   var ARTICLE_RELATIONS = { mentions: 1, about: 1, author: 1, source: 1 };
   var KIND_NAMES = {};
   document.querySelectorAll("#kind-filter input").forEach(function (box) {
@@ -20,7 +27,7 @@
   nodes.get().forEach(function (n) { kindColour[n.id] = n.color; });
 
   var state = { colourBy: "kind", selected: null, hidden: new Set() };
-  window.kg = { data: D, state: state, ready: false };
+  window.kg = { data: D, evidence: evidenceOf, state: state, ready: false };
   // The network draws its first frame inside its constructor (physics is off); wait for the
   // browser to put that frame on screen.
   requestAnimationFrame(function () {
@@ -105,12 +112,12 @@
     if (n.kind === "article") {
       document.getElementById("panel-list-title").textContent = "Topics and entities 主题与实体";
       rows = outgoing[i].filter(function (k) { return ["about", "mentions", "links_to"].indexOf(E[k][2]) >= 0; })
-        .map(function (k) { return { other: E[k][1], edge: E[k] }; });
+        .map(function (k) { return { other: E[k][1], edge: k }; });
       rows.sort(function (a, b) { return N[a.other].label < N[b.other].label ? -1 : 1; });
     } else {
       document.getElementById("panel-list-title").textContent = "Articles 文章";
       rows = incoming[i].filter(function (k) { return ARTICLE_RELATIONS[E[k][2]] && N[E[k][0]].kind === "article"; })
-        .map(function (k) { return { other: E[k][0], edge: E[k] }; });
+        .map(function (k) { return { other: E[k][0], edge: k }; });
       rows.sort(function (a, b) {
         var da = N[a.other].date || "", db = N[b.other].date || "";
         return da === db ? a.other - b.other : (da < db ? 1 : -1);
@@ -123,7 +130,7 @@
       if (o.date) li.appendChild(el("span", o.date, "date"));
       if (o.kind === "article" && safeUrl(o.url)) { li.appendChild(document.createTextNode(" ")); li.appendChild(originalLink(o.url)); }
       if (o.kind !== "article") li.appendChild(el("span", KIND_NAMES[o.kind] || o.kind, "date"));
-      (row.edge[4] || []).forEach(function (sentence) { li.appendChild(el("blockquote", sentence, "evidence")); });
+      evidenceOf(row.edge).forEach(function (sentence) { li.appendChild(el("blockquote", sentence, "evidence")); });
       list.appendChild(li);
     });
     if (rows.length > 300) list.appendChild(el("li", "… " + (rows.length - 300) + " more"));
