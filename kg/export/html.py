@@ -327,16 +327,15 @@ def _write_page(
             x, y = at[node]
             yield {**look, "x": round(x * PIXELS_PER_UNIT, 1), "y": round(y * PIXELS_PER_UNIT, 1)}
 
-    def drawn_edges() -> Iterator[list]:  # made as the page is written
+    def drawn_edges() -> Iterator[list[list]]:  # made as the page is written, a node's at a time
         for node, (_look, _detail, drawn, _co) in pages():
             here = index[node]
-            for item in drawn:
-                yield [here, index[item[0]], *item[1:]]
+            yield [[here, index[item[0]], *item[1:]] for item in drawn]
 
     kg_data = {
         "co_mentions": co_mentions,
         "community_colours": palette,
-        "edges": drawn_edges(),
+        "edges": Rows(drawn_edges()),
         "nodes": details,
     }
     env = _environment()
@@ -395,14 +394,21 @@ def _strongest(counts: list[int], targets: list[str], weights: list[int], index:
 JSON_ITEMS_PER_CHUNK = 2000
 
 
-def _json_chunks(env: Environment, value: dict | list) -> Iterator[Markup]:
+@dataclass(frozen=True)
+class Rows:
+    """A list given as lists of its items, one after the other (for `_json_chunks`)."""
+
+    lists: Iterable[list]
+
+
+def _json_chunks(env: Environment, value: dict | list | Iterator | Rows) -> Iterator[Markup]:
     """`value|tojson` in pieces: the top-level dict's or list's items (and a dict's list values'
     items) are encoded a few thousand at a time; the pieces joined are exactly tojson's text."""
     if isinstance(value, dict):
         yield Markup("{")
         for i, key in enumerate(sorted(value)):
             yield Markup(("," if i else "") + _tojson(env, key) + ":")
-            if isinstance(value[key], (dict, list, Iterator)):
+            if isinstance(value[key], (dict, list, Iterator, Rows)):
                 yield from _json_chunks(env, value[key])
             else:
                 yield _tojson(env, value[key])
@@ -411,9 +417,9 @@ def _json_chunks(env: Environment, value: dict | list) -> Iterator[Markup]:
     yield Markup("[")
     batch: list = []
     first = True
-    for item in value:
-        batch.append(item)
-        if len(batch) == JSON_ITEMS_PER_CHUNK:
+    for items in value.lists if isinstance(value, Rows) else ([item] for item in value):
+        batch += items
+        if len(batch) >= JSON_ITEMS_PER_CHUNK:
             yield Markup(("" if first else ",") + _tojson(env, batch)[1:-1])
             batch, first = [], False
     if batch:
