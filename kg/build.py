@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -264,8 +265,13 @@ def publish(out: Path, produce: Callable[[Path], list[str]]) -> list[Path]:
     files are being written stops the build at once and removes the temporary folder. Files in
     `out` that are not outputs are left alone. A temporary folder left by a killed build (SIGKILL)
     is removed by the next build.
+
+    The files replaced keep a second name in the temporary folder until it is removed: past
+    REMOVE_IN_BACKGROUND_BYTES, by a process of its own that this one does not wait for (freeing
+    the blocks of 560 MB of outputs took 0.2 s of a rebuild at 10,000 notes).
     """
     staging: Path | None = None
+    replaced = 0
     try:
         # Held while the folder is made, so no interrupt lands between its creation and `staging`
         # being set (an interrupt held here is raised on leaving the block, when `finally` sees it).
@@ -280,6 +286,7 @@ def publish(out: Path, produce: Callable[[Path], list[str]]) -> list[Path]:
         with _signals_held():
             written = []
             for name in sorted(names):
+                replaced += _set_aside(out / name, staging / f"{name}.replaced")
                 os.replace(staging / name, out / name)
                 written.append(out / name)
             _sync_folder(out)
@@ -290,7 +297,35 @@ def publish(out: Path, produce: Callable[[Path], list[str]]) -> list[Path]:
         raise ExportError(f"{out}: an output holds text that is not valid Unicode ({exc.reason})") from exc
     finally:
         if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+            _remove_folder(staging, background=replaced > 0 and replaced >= REMOVE_IN_BACKGROUND_BYTES)
+
+
+# Replaced outputs of at least this many bytes in all are removed in the background (see publish).
+REMOVE_IN_BACKGROUND_BYTES = 64 << 20
+
+
+def _set_aside(published: Path, keep: Path) -> int:
+    """Give the file at `published` (if any) the second name `keep`, so that replacing it frees
+    nothing; its size, or 0 when there is no such file or no hard link can be made there."""
+    try:
+        size = published.stat().st_size
+        os.link(published, keep)
+    except OSError:
+        return 0
+    return size
+
+
+def _remove_folder(folder: Path, *, background: bool) -> None:
+    """Remove `folder` and what it holds: with `background` (on POSIX), by `rm` in a session of its
+    own that nobody waits for (the shell that starts it ends at once), else here. A removal cut
+    short leaves a temporary folder of a process that is gone: the next build removes it."""
+    if background and os.name == "posix":
+        try:
+            subprocess.run(["/bin/sh", "-c", 'rm -rf -- "$1" &', "sh", str(folder)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, check=True, timeout=30)
+            return
+        except (OSError, subprocess.SubprocessError):
+            pass
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}

@@ -134,3 +134,35 @@ def test_kill_while_writing_then_next_build_cleans_up(vaults, previous):
     run_kg("build", str(vaults["small"]), "-o", str(out), "-q", check=True)
     assert staging_folders(out) == []
     assert snapshot(out) == old
+
+
+def test_replaced_outputs_are_freed_in_the_background_once_the_new_ones_are_in_place(vaults, previous, monkeypatch):
+    """Past REMOVE_IN_BACKGROUND_BYTES the files a build replaces keep a name in its temporary
+    folder, which a process of its own removes after the build has returned; below it (or where
+    no hard link can be made) the build removes the folder itself."""
+    import kg.build
+
+    out, old = previous
+    started = []
+    real_run = subprocess.run
+    monkeypatch.setattr(kg.build.subprocess, "run", lambda *a, **k: started.append(a[0]) or real_run(*a, **k))
+    kg.build.build_vault(vaults["big"], out, jobs=1, cache=False)
+    assert started == [], "small outputs: removed here"
+    assert staging_folders(out) == []
+
+    monkeypatch.setattr(kg.build, "REMOVE_IN_BACKGROUND_BYTES", 0)
+    kg.build.build_vault(vaults["small"], out, jobs=1, cache=False)
+    assert len(started) == 1 and started[0][0] == "/bin/sh"
+    assert snapshot(out) == old  # in place before the build returned
+    deadline = time.monotonic() + 30
+    while staging_folders(out) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert staging_folders(out) == []
+
+    def no_link(*_a, **_k):
+        raise OSError("no hard links here")
+
+    monkeypatch.setattr(kg.build.os, "link", no_link)
+    kg.build.build_vault(vaults["big"], out, jobs=1, cache=False)
+    assert len(started) == 1 and staging_folders(out) == []
+    assert snapshot(out) == vaults["new"]
