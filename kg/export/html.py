@@ -144,12 +144,12 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
 
     def pages() -> Iterator[tuple[str, PageNode]]:
         for node in sorted(view.nodes):
-            yield node, page_node(node, view.nodes[node], ((v, key, data) for _u, v, key, data in sorted_edges(view, sources=[node])))
+            yield node, page_node(node, view.nodes[node], _out_edges(view, node))
 
     def evidence(store: OutputPieces) -> None:
         with store.section(EVIDENCE, **_EVIDENCE_TEXTS):
             for node in sorted(view.nodes):
-                entries = node_evidence((v, key, data) for _u, v, key, data in sorted_edges(view, sources=[node]))
+                entries = node_evidence(_out_edges(view, node))
                 if entries:
                     store.piece(node, lambda: (entries,), lambda: _evidence_text(entries))
 
@@ -220,7 +220,7 @@ def _updated(changes: Changes, kept: KeptPage) -> UpdatedPage:
     for node in changes.removed:
         pages.pop(node, None)
     for node in changes.nodes:
-        out = [(v, key, data) for _u, v, key, data in sorted_edges(graph, sources=[node])]
+        out = list(_out_edges(graph, node))
         page, evidence[node] = page_node(node, graph.nodes[node], out), node_evidence(out)
         old = pages.get(node)
         same_links = same_links and old is not None and _links(old) == _links(page)
@@ -267,6 +267,12 @@ def page_node(node: str, data: dict, out: Iterable[tuple[str, str, dict]]) -> Pa
                 item.append(int(edge.get("count", len(edge.get("evidence", ())))))
             drawn.append(item)
     return _look(node, data), _detail(node, data), drawn, (tuple(co_targets), tuple(co_weights))
+
+
+def _out_edges(graph: nx.MultiDiGraph, node: str) -> Iterator[tuple[str, str, dict]]:
+    """`node`'s out-edges as `page_node` and `node_evidence` take them: (target, relation, data),
+    sorted by target and relation."""
+    return ((v, key, data) for _u, v, key, data in sorted_edges(graph, sources=[node]))
 
 
 def node_evidence(out: Iterable[tuple[str, str, dict]]) -> Evidence:
