@@ -162,6 +162,8 @@ def _state(out: Path) -> tuple:
     page = PageModel(out / CACHE_FOLDER).load()  # a delta copies the entries of the nodes it did not change
     return (
         page.pages,
+        page.nodes,
+        page.links.arrays(),
         page.simple.nodes,
         page.simple.src.tobytes() + page.simple.dst.tobytes() + page.simple.weight.tobytes(),
         list(state.all_records()),

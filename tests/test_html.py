@@ -220,7 +220,7 @@ def test_the_strongest_co_mentions_are_those_a_heap_would_choose(data) -> None:
             weights.append(co[v])
             pairs.append((name, v, co[v]))
     strongest = heapq.nsmallest(limit, [(-w, index[u], index[v]) for u, v, w in pairs])
-    assert html._strongest(counts, targets, weights, index, limit=limit) == sorted([a, b, -w] for w, a, b in strongest)
+    assert html._strongest(counts, [index[v] for v in targets], weights, limit=limit) == sorted([a, b, -w] for w, a, b in strongest)
 
 
 def test_cli_max_nodes(tmp_path: Path, seed_out: Path) -> None:

@@ -14,6 +14,7 @@ textContent, and vis-network shows string tooltips as text.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import io
 import marshal
@@ -141,19 +142,23 @@ def stream(graph: nx.MultiDiGraph, handle: TextIO, *, max_nodes: int | None = No
     view, left_out = drawn.view, drawn.left_out
     positions, community = placed or place(drawn.simple, fragments)
     model = PageModel(fragments) if fragments is not None and not left_out else None
+    order = sorted(view.nodes)
+    links = LinksBuilder({node: i for i, node in enumerate(order)})
 
-    def pages() -> Iterator[tuple[str, PageNode]]:
-        for node in sorted(view.nodes):
-            yield node, page_node(node, view.nodes[node], _out_edges(view, node))
+    def pages() -> Iterator[tuple[str, NodeLook]]:
+        for node in order:
+            look, detail, drawn_out, co = page_node(node, view.nodes[node], _out_edges(view, node))
+            links.add(drawn_out, co)
+            yield node, (look, detail)
 
     def evidence(store: OutputPieces) -> None:
         with store.section(EVIDENCE, **_EVIDENCE_TEXTS):
-            for node in sorted(view.nodes):
+            for node in order:
                 entries = node_evidence(_out_edges(view, node))
                 if entries:
                     store.piece(node, lambda: (entries,), lambda: _evidence_text(entries))
 
-    _write_page(handle, pages, lambda: positions, community, evidence, total=len(graph), left_out=left_out, max_nodes=max_nodes, model=model, simple=drawn.simple, fragments=fragments, published=published)
+    _write_page(handle, pages, links.done, lambda: positions, community, evidence, total=len(graph), left_out=left_out, max_nodes=max_nodes, model=model, simple=drawn.simple, fragments=fragments, published=published)
 
 
 def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, published: Path | None = None, jobs: int = 1, **_: object) -> None:
@@ -172,8 +177,8 @@ def patch(changes: Changes, handle: TextIO, *, fragments: Path | None = None, pu
     with placing(now.simple, fragments, fork=jobs > 1) as (positions, community):
         # While the page is laid out again, if it is: the model is kept, and the page written up to its nodes' positions.
         if model is not None:
-            model.save(((node, pages[node]) for node in order), now.simple, kept=now.kept, changed=set(changes.nodes))
-        _write_page(handle, lambda: ((node, pages[node]) for node in order), positions, community, functools.partial(_patch_evidence, now, changes), total=len(order), left_out={}, max_nodes=None, model=None, fragments=fragments, published=published)
+            model.save(((node, pages[node]) for node in order), now.simple, now.links, kept=now.kept, changed=set(changes.nodes))
+        _write_page(handle, lambda: ((node, pages[node]) for node in order), lambda: now.links, positions, community, functools.partial(_patch_evidence, now, changes), total=len(order), left_out={}, max_nodes=None, model=None, fragments=fragments, published=published)
 
 
 def _patch_evidence(now: UpdatedPage, changes: Changes, store: OutputPieces) -> None:
@@ -200,12 +205,13 @@ def patch_ahead(changes: Changes, *, fragments: Path | None = None, jobs: int = 
 @dataclass(frozen=True)
 class UpdatedPage:
     """The page's model after a delta's changes: the model as read (`kept`), its nodes now
-    (`pages`, in `order`) and their projection, `relaid` when its links changed, and the evidence
-    of the nodes made again."""
+    (`pages`, in `order`), their links and projection, `relaid` when its links changed, and the
+    evidence of the nodes made again."""
 
     kept: KeptPage
-    pages: MutableMapping[str, PageNode]  # kept.pages, changed
+    pages: MutableMapping[str, NodeLook]  # kept.pages, changed
     order: list[str]
+    links: Links
     simple: Projection
     relaid: bool
     evidence: dict[str, Evidence]
@@ -213,25 +219,27 @@ class UpdatedPage:
 
 def _updated(changes: Changes, kept: KeptPage) -> UpdatedPage:
     """The UpdatedPage of `kept` (its pages are changed in place) after `changes`."""
-    pages, simple = kept.pages, kept.simple
+    pages, simple, before = kept.pages, kept.simple, kept.nodes
     graph = changes.graph
     same_links = not any(node in pages for node in changes.removed)
     evidence: dict[str, Evidence] = {}
+    made: dict[str, PageNode] = {}
     for node in changes.removed:
         pages.pop(node, None)
     for node in changes.nodes:
         out = list(_out_edges(graph, node))
         page, evidence[node] = page_node(node, graph.nodes[node], out), node_evidence(out)
-        old = pages.get(node)
-        same_links = same_links and old is not None and _links(old) == _links(page)
-        pages[node] = page
+        at = bisect.bisect_left(before, node)
+        same_links = same_links and at < len(before) and before[at] == node and kept.links.pairs(at, before) == _links(page)
+        pages[node], made[node] = page[:2], page
     order = sorted(pages)
+    links = kept.links.after(before, order, made)
     if simple is None:
-        simple = projection_of(order, ((u, item[0], item[1]) for u in order for item in pages[u][2]))
+        simple = projection_of(order, links.edges(order))
     elif not same_links:
         # Only the pairs of the nodes made again or removed are made again.
-        simple = projection_after(simple, order, lambda node: ((item[0], item[1]) for item in pages[node][2]), set(changes.nodes) | set(changes.removed))
-    return UpdatedPage(kept, pages, order, simple, relaid=not same_links, evidence=evidence)
+        simple = projection_after(simple, order, lambda node: ((item[0], item[1]) for item in made[node][2]), set(changes.nodes) | set(changes.removed))
+    return UpdatedPage(kept, pages, order, links, simple, relaid=not same_links, evidence=evidence)
 
 
 def _links(page: PageNode) -> set[tuple[str, str]]:
@@ -241,12 +249,16 @@ def _links(page: PageNode) -> set[tuple[str, str]]:
 
 # What the page shows of one node: its vis-network node but the position, its panel details but
 # the community, its drawn out-edges ([target, relation], and the count for mentions) and its
-# co-mentions of at least two articles ((targets), (weights)). What the page's model keeps.
+# co-mentions of at least two articles ((targets), (weights)). The page's model keeps the first two
+# (a NodeLook) a node at a time, the others as Links, all nodes' in arrays.
 PageNode = tuple[dict, dict, list[list], tuple[tuple[str, ...], tuple[int, ...]]]
+NodeLook = tuple[dict, dict]
 # The evidence of a node's drawn out-edges, in their order: a mention's sentences, 0 for other
 # relations. Not in the model: the page's evidence section is copied from the published page.
 Evidence = list
-DRAWN = frozenset(EDGE_STYLE) - {"co_mention"}  # the relations drawn as edges (co-mentions are an overlay)
+RELATIONS = tuple(relation for relation in EDGE_STYLE if relation != "co_mention")  # the relations drawn as edges (co-mentions are an overlay), in the order of their codes in Links
+DRAWN = frozenset(RELATIONS)
+_RELATION_CODE = {relation: code for code, relation in enumerate(RELATIONS)}
 
 
 def page_node(node: str, data: dict, out: Iterable[tuple[str, str, dict]]) -> PageNode:
@@ -280,9 +292,146 @@ def node_evidence(out: Iterable[tuple[str, str, dict]]) -> Evidence:
     return [[str(sentence) for sentence, _start, _end in evidence_of(edge)] if relation == "mentions" else 0 for _v, relation, edge in out if relation in DRAWN]
 
 
+@dataclass(frozen=True)
+class Links:
+    """Every node's drawn out-edges and co-mentions (what a PageNode's last two items hold), for
+    the nodes of one order, as arrays: node i's drawn edges are the rows drawn_at[i]:drawn_at[i + 1]
+    of `target` (the node's number), `relation` (its code: a place in RELATIONS) and `count` (a
+    mention's count, -1 for other relations); its co-mentions the rows co_at[i]:co_at[i + 1] of
+    `co_target` and `co_weight`.
+
+    What the page's model keeps of them: at 10,000 notes 270,000 drawn edges and 220,000
+    co-mentions, which as each node's lists of node ids took the page's writer a quarter of a
+    second to unpickle and number again, every rebuild."""
+
+    drawn_at: np.ndarray
+    target: np.ndarray
+    relation: np.ndarray
+    count: np.ndarray
+    co_at: np.ndarray
+    co_target: np.ndarray
+    co_weight: np.ndarray
+
+    def arrays(self) -> tuple[bytes, ...]:
+        """The arrays' bytes, in LINKS_ARRAYS' order (what the model keeps)."""
+        return tuple(getattr(self, name).tobytes() for name, _type in LINKS_ARRAYS)
+
+    @classmethod
+    def from_arrays(cls, arrays: Iterable[bytes]) -> Links:
+        links = cls(**{name: np.frombuffer(raw, dtype=dtype) for raw, (name, dtype) in zip(arrays, LINKS_ARRAYS, strict=True)})
+        if not (len(links.drawn_at) == len(links.co_at) and links.drawn_at[-1] == len(links.target) == len(links.relation) == len(links.count) and links.co_at[-1] == len(links.co_target) == len(links.co_weight)):
+            raise ValueError("its arrays do not agree")
+        return links
+
+    def pairs(self, i: int, nodes: list[str]) -> set[tuple[str, str]]:
+        """The (target, relation) of node i's drawn edges (`nodes`: the order they are numbered by)."""
+        low, high = self.drawn_at[i], self.drawn_at[i + 1]
+        return {(nodes[t], RELATIONS[r]) for t, r in zip(self.target[low:high].tolist(), self.relation[low:high].tolist())}
+
+    def edges(self, nodes: list[str]) -> Iterator[tuple[str, str, str]]:
+        """Every drawn edge as (source, target, relation)."""
+        source = np.repeat(np.arange(len(nodes)), np.diff(self.drawn_at))
+        for u, v, r in zip(source.tolist(), self.target.tolist(), self.relation.tolist()):
+            yield nodes[u], nodes[v], RELATIONS[r]
+
+    def rows(self) -> Iterator[list[list]]:
+        """The drawn edges as the page's kg.data.edges holds them, [source, target, relation,
+        (count)], a few thousand at a time."""
+        source = np.repeat(np.arange(len(self.drawn_at) - 1), np.diff(self.drawn_at))
+        for low in range(0, len(source), JSON_ITEMS_PER_CHUNK):
+            high = low + JSON_ITEMS_PER_CHUNK
+            yield [
+                [u, v, RELATIONS[r]] if c < 0 else [u, v, RELATIONS[r], c]
+                for u, v, r, c in zip(source[low:high].tolist(), self.target[low:high].tolist(), self.relation[low:high].tolist(), self.count[low:high].tolist())
+            ]
+
+    def after(self, before: list[str], nodes: list[str], made: dict[str, PageNode]) -> Links:
+        """The Links of the sorted `nodes`, these numbered by the sorted `before`: the rows of a
+        node in `made` (its PageNode) made from it, every other node's kept and numbered again.
+        Raises CannotPatch if a kept row leads to a node that is gone (the node should have been made)."""
+        at = {node: i for i, node in enumerate(nodes)}
+        renumber = np.array([at.get(node, -1) for node in before], dtype=np.int64)
+        kept_old = np.array([node not in made for node in before], dtype=bool) & (renumber >= 0)
+        old = np.flatnonzero(kept_old)  # kept nodes by their old number, ascending: their new numbers ascend too
+        new = renumber[old]
+        builder = LinksBuilder(at)
+        fresh = [(at[node], made[node]) for node in sorted(made) if node in at]
+        for _i, page in fresh:
+            builder.add(page[2], page[3])
+        made_links = builder.done()
+        made_at = np.array([i for i, _page in fresh], dtype=np.int64)
+        columns = []
+        for at_name, names in (("drawn_at", ("target", "relation", "count")), ("co_at", ("co_target", "co_weight"))):
+            old_at, fresh_at = getattr(self, at_name), getattr(made_links, at_name)
+            lengths = np.zeros(len(nodes), dtype=np.int64)
+            lengths[new] = old_at[old + 1] - old_at[old]
+            lengths[made_at] = np.diff(fresh_at)
+            new_at = np.zeros(len(nodes) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=new_at[1:])
+            take_from, put_at = _spans(old_at[old], new_at[new], lengths[new])
+            made_from, made_to = _spans(fresh_at[:-1], new_at[made_at], np.diff(fresh_at))
+            columns.append(new_at)
+            for name in names:
+                kept_values, made_values = getattr(self, name)[take_from], getattr(made_links, name)[made_from]
+                if name in ("target", "co_target"):
+                    kept_values = renumber[kept_values]
+                    if (kept_values < 0).any():
+                        raise CannotPatch("the page's model: a node kept as it was links to a node that is gone")
+                values = np.empty(new_at[-1], dtype=kept_values.dtype)
+                values[put_at], values[made_to] = kept_values, made_values
+                columns.append(values)
+        return Links(*columns)
+
+
+# The arrays of Links, in the order the page's model keeps them.
+LINKS_ARRAYS = (("drawn_at", np.int64), ("target", np.int64), ("relation", np.int8), ("count", np.int64), ("co_at", np.int64), ("co_target", np.int64), ("co_weight", np.int64))
+
+
+def _spans(starts: np.ndarray, to: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the spans starts[k]:starts[k] + lengths[k], and where they go (to[k]:to[k] + lengths[k]), as row numbers."""
+    total = int(lengths.sum())
+    if total == 0:
+        none = np.empty(0, dtype=np.int64)
+        return none, none
+    skip = np.repeat(np.cumsum(lengths) - lengths, lengths)  # each row's offset within its span: arange(total) - skip
+    within = np.arange(total, dtype=np.int64) - skip
+    return np.repeat(starts, lengths) + within, np.repeat(to, lengths) + within
+
+
+class LinksBuilder:
+    """Links made from PageNodes' drawn edges and co-mentions, a node at a time, in order;
+    `index` numbers the nodes."""
+
+    def __init__(self, index: dict[str, int]) -> None:
+        self.index = index
+        self._drawn_at, self._target, self._relation, self._count = array("q", [0]), array("q"), array("b"), array("q")
+        self._co_at, self._co_target, self._co_weight = array("q", [0]), array("q"), array("q")
+        self._done: Links | None = None
+
+    def add(self, drawn: list[list], co: tuple[tuple[str, ...], tuple[int, ...]]) -> None:
+        """The next node's drawn out-edges and co-mentions, as its PageNode holds them."""
+        index = self.index
+        for item in drawn:
+            self._target.append(index[item[0]])
+            self._relation.append(_RELATION_CODE[item[1]])
+            self._count.append(item[2] if len(item) > 2 else -1)
+        self._drawn_at.append(len(self._target))
+        self._co_target.extend([index[v] for v in co[0]])
+        self._co_weight.extend(co[1])
+        self._co_at.append(len(self._co_target))
+
+    def done(self) -> Links:
+        """The Links of the nodes added (the same object, asked again)."""
+        if self._done is None:
+            arrays = (self._drawn_at, self._target, self._relation, self._count, self._co_at, self._co_target, self._co_weight)
+            self._done = Links(*(np.frombuffer(a, dtype=dtype).copy() for a, (_name, dtype) in zip(arrays, LINKS_ARRAYS, strict=True)))
+        return self._done
+
+
 def _write_page(
     handle: TextIO,
-    pages: Callable[[], Iterator[tuple[str, PageNode]]],
+    pages: Callable[[], Iterator[tuple[str, NodeLook]]],
+    links: Callable[[], Links],
     positions: Callable[[], Positions],
     community: dict[str, int],
     evidence: Callable[[OutputPieces], None],
@@ -295,31 +444,24 @@ def _write_page(
     fragments: Path | None = None,
     published: Path | None = None,
 ) -> None:
-    """The page of the nodes `pages()` gives (each time it is called: the same, in sorted order);
-    `model`, when given, keeps them and their projection `simple`. `evidence(store)` writes the
-    section EVIDENCE of the page's pieces (kg.fragments.OutputPieces over `fragments` and the page
-    in `published`). `positions()` is called when the page reaches its nodes, after the rest of
-    its data (the layout may be under way till then)."""
+    """The page of the nodes `pages()` gives (once, in sorted order) and of their `links()` (asked
+    for once they are given); `model`, when given, keeps them and their projection `simple`.
+    `evidence(store)` writes the section EVIDENCE of the page's pieces (kg.fragments.OutputPieces
+    over `fragments` and the page in `published`). `positions()` is called when the page reaches
+    its nodes, after the rest of its data (the layout may be under way till then)."""
     looks: list[dict] = []
     order: list[str] = []
     details = []
-    co_counts: list[int] = []  # each node's co-mentions: how many, then all their targets and weights
-    co_targets: list[str] = []
-    co_weights: list[int] = []
-    edges_drawn = 0
-    with model.writing(simple) if model is not None else nullcontext() as keep:
-        for node, (look, detail, drawn, co) in pages():
+    with model.writing(simple, links) if model is not None else nullcontext() as keep:
+        for node, (look, detail) in pages():
             order.append(node)
             looks.append(look)
             details.append({**detail, "community": community.get(node, 0)})
-            edges_drawn += len(drawn)
-            co_counts.append(len(co[0]))
-            co_targets.extend(co[0])
-            co_weights.extend(co[1])
             if keep is not None:
-                keep(node, (look, detail, drawn, co))
-    index = {node: i for i, node in enumerate(order)}
-    co_mentions = _strongest(co_counts, co_targets, co_weights, index)
+                keep(node, (look, detail))
+    drawn = links()
+    edges_drawn = len(drawn.target)
+    co_mentions = _strongest(np.diff(drawn.co_at), drawn.co_target, drawn.co_weight)
     dashed = edges_drawn <= DASHED_EDGES_UP_TO
     vis_options = _options(len(order), edges_drawn)
     sizes: dict[int, int] = {}
@@ -333,15 +475,10 @@ def _write_page(
             x, y = at[node]
             yield {**look, "x": round(x * PIXELS_PER_UNIT, 1), "y": round(y * PIXELS_PER_UNIT, 1)}
 
-    def drawn_edges() -> Iterator[list[list]]:  # made as the page is written, a node's at a time
-        for node, (_look, _detail, drawn, _co) in pages():
-            here = index[node]
-            yield [[here, index[item[0]], *item[1:]] for item in drawn]
-
     kg_data = {
         "co_mentions": co_mentions,
         "community_colours": palette,
-        "edges": Rows(drawn_edges()),
+        "edges": Rows(drawn.rows()),
         "nodes": details,
     }
     env = _environment()
@@ -383,15 +520,16 @@ def _evidence_text(entries: Evidence) -> str:
     return _tojson(_environment(), entries)[1:-1]
 
 
-def _strongest(counts: list[int], targets: list[str], weights: list[int], index: dict[str, int], *, limit: int = MAX_CO_MENTIONS) -> list[list[int]]:
-    """The `limit` strongest co-mentions as [source, target, weight] (node numbers by
-    `index`), sorted; the strongest first when choosing, ties to the lower source, then target.
-    `counts`: how many of `targets` and `weights`, in order, each node (by number) has."""
-    if not targets:
+def _strongest(counts: Iterable[int], targets: Iterable[int], weights: Iterable[int], *, limit: int = MAX_CO_MENTIONS) -> list[list[int]]:
+    """The `limit` strongest co-mentions as [source, target, weight] (node numbers), sorted; the
+    strongest first when choosing, ties to the lower source, then target. `counts`: how many of
+    `targets` and `weights`, in order, each node (by number) has."""
+    weight = np.asarray(weights, dtype=np.int64)
+    if not len(weight):
         return []
-    weight = np.array(weights, dtype=np.int64)
+    target = np.asarray(targets, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
     source = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    target = np.fromiter((index[v] for v in targets), dtype=np.int64, count=len(targets))
     chosen = np.lexsort((target, source, -weight))[:limit]
     chosen = chosen[np.lexsort((target[chosen], source[chosen]))]
     return np.stack([source[chosen], target[chosen], weight[chosen]], axis=1).tolist()
@@ -532,15 +670,18 @@ def _detail(node: str, data: dict) -> dict:
 @dataclass
 class KeptPage:
     """The page's model as `PageModel.load` read it: its nodes (with where each node's entry lay in
-    the file read, for `PageModel.save` to copy) and projection, and the file's stamp."""
+    the file read, for `PageModel.save` to copy), in order, their links and projection, and the
+    file's stamp."""
 
     pages: KeptPages
+    nodes: list[str]  # the nodes as read, in order (pages may have changed since)
+    links: Links
     simple: Projection | None
     stamp: tuple[int, int, int]  # the file's size, modification time and inode when read
 
 
 class KeptPages(MutableMapping):
-    """node -> PageNode of a kept model, each unpickled from the file's bytes when first asked for
+    """node -> NodeLook of a kept model, each unpickled from the file's bytes when first asked for
     (and checked against its CRC: CannotPatch when it does not hold). A delta's build process
     reads the few nodes its changes touch; the page's writer, forked after, reads the rest.
     `spans` (node -> (offset, end)) and `checks` (node -> CRC) stay those of the file's entries
@@ -549,9 +690,9 @@ class KeptPages(MutableMapping):
     def __init__(self, data: bytes, spans: dict[str, tuple[int, int]], checks: dict[str, int], path: Path) -> None:
         self._data, self.spans, self.checks, self._path = memoryview(data), spans, checks, path
         self._nodes = set(spans)
-        self._read: dict[str, PageNode] = {}
+        self._read: dict[str, NodeLook] = {}
 
-    def __getitem__(self, node: str) -> PageNode:
+    def __getitem__(self, node: str) -> NodeLook:
         page = self._read.get(node)
         if page is None:
             if node not in self._nodes:
@@ -567,7 +708,7 @@ class KeptPages(MutableMapping):
             self._read[node] = page
         return page
 
-    def __setitem__(self, node: str, page: PageNode) -> None:
+    def __setitem__(self, node: str, page: NodeLook) -> None:
         self._nodes.add(node)
         self._read[node] = page
 
@@ -586,21 +727,21 @@ class KeptPages(MutableMapping):
 
 
 class PageModel:
-    """The page's nodes as the last build wrote them (PageNode each, in sorted order), kept in
-    the cache folder (`page.pickle`: a line with kg's code fingerprint, a pickle per node, one of
-    the projection, then an index: each node's offset and the CRC of its entry, and the index's
-    length in 8 bytes), written as the page is. Disposable: anything wrong with it means the page
-    is made from the graph."""
+    """The page's nodes as the last build wrote them (in sorted order), kept in the cache folder
+    (`page.pickle`: a line with kg's code fingerprint, a pickle per node of its NodeLook, one of
+    the nodes' Links and projection, then an index: each node's offset and the CRC of its entry,
+    and the index's length in 8 bytes), written as the page is. Disposable: anything wrong with it
+    means the page is made from the graph."""
 
     def __init__(self, folder: Path) -> None:
         self.path = Path(folder) / PAGE_FILE
         self.key = f"{code_fingerprint()}\0page".encode()
 
     @contextmanager
-    def writing(self, simple: Projection | None = None, *, kept: KeptPage | None = None, changed: set[str] | frozenset[str] = frozenset()) -> Iterator[Callable[[str, PageNode], None]]:
-        """A function to keep each (node, PageNode), in order, then the page's projection
-        `simple`; the file replaces the old one when the block ends well, and is dropped if it
-        does not (or cannot be written).
+    def writing(self, simple: Projection | None, links: Callable[[], Links], *, kept: KeptPage | None = None, changed: set[str] | frozenset[str] = frozenset()) -> Iterator[Callable[[str, NodeLook], None]]:
+        """A function to keep each (node, NodeLook), in order, then (asked for when the block
+        ends) the nodes' `links()`, and the page's projection `simple`; the file replaces the old
+        one when the block ends well, and is dropped if it does not (or cannot be written).
 
         With `kept` (what `load` read of the file now in place, if it still is), the entries of
         nodes not in `changed` are copied from that file by the kernel instead of pickled again
@@ -628,7 +769,7 @@ class PageModel:
         except OSError:
             pass
 
-        def keep(node: str, page: PageNode) -> None:
+        def keep(node: str, page: NodeLook) -> None:
             nonlocal writing
             if not writing:
                 return
@@ -659,9 +800,8 @@ class PageModel:
                 try:
                     copy_run()
                     starts.append(handle.tell())
-                    if simple is not None:
-                        arrays = tuple(getattr(simple, name).tobytes() for name, _type in _PROJECTION_ARRAYS)
-                        handle.write(pickle.dumps((_PROJECTION, arrays), protocol=pickle.HIGHEST_PROTOCOL))
+                    projected = tuple(getattr(simple, name).tobytes() for name, _type in _PROJECTION_ARRAYS) if simple is not None else None
+                    handle.write(pickle.dumps((_TAIL, links().arrays(), projected), protocol=pickle.HIGHEST_PROTOCOL))
                     index = marshal.dumps((nodes, starts.tobytes(), checks.tobytes()))
                     handle.write(index + len(index).to_bytes(8, "little"))
                     handle.close()
@@ -691,9 +831,9 @@ class PageModel:
         os.close(fd)
         return None
 
-    def save(self, pages: Iterable[tuple[str, PageNode]], simple: Projection | None, *, kept: KeptPage | None = None, changed: set[str] | frozenset[str] = frozenset()) -> None:
-        """Keep `pages` ((node, PageNode), in order) and their projection `simple`, as `writing` does."""
-        with self.writing(simple, kept=kept, changed=changed) as keep:
+    def save(self, pages: Iterable[tuple[str, NodeLook]], simple: Projection | None, links: Links, *, kept: KeptPage | None = None, changed: set[str] | frozenset[str] = frozenset()) -> None:
+        """Keep `pages` ((node, NodeLook), in order), their `links` and projection `simple`, as `writing` does."""
+        with self.writing(simple, lambda: links, kept=kept, changed=changed) as keep:
             for node, page in pages:
                 keep(node, page)
 
@@ -716,16 +856,19 @@ class PageModel:
             if len(starts) != len(nodes) + 1 or len(checks) != len(nodes) or not len(self.key) < starts[0] <= starts[-1] <= index_at or nodes != sorted(nodes):
                 return None
             spans = {node: (starts[i], starts[i + 1]) for i, node in enumerate(nodes)}
+            name, arrays, projected = pickle.loads(data[starts[-1] : index_at])
+            links = Links.from_arrays(arrays)
+            if name != _TAIL or len(links.drawn_at) != len(nodes) + 1:
+                return None
             simple = None
-            if starts[-1] < index_at:
-                _name, arrays = pickle.loads(data[starts[-1] : index_at])
-                simple = Projection(nodes, **{name: np.frombuffer(raw, dtype=dtype) for raw, (name, dtype) in zip(arrays, _PROJECTION_ARRAYS, strict=True)})
+            if projected is not None:
+                simple = Projection(nodes, **{name: np.frombuffer(raw, dtype=dtype) for raw, (name, dtype) in zip(projected, _PROJECTION_ARRAYS, strict=True)})
         except Exception:  # noqa: BLE001 - missing or damaged: only means "make the page from the graph"
             return None
-        return KeptPage(KeptPages(data, spans, dict(zip(nodes, checks.tolist())), self.path), simple, stamp)
+        return KeptPage(KeptPages(data, spans, dict(zip(nodes, checks.tolist())), self.path), nodes, links, simple, stamp)
 
 
-_PROJECTION = "\0projection"  # the entry after the nodes (no node id starts with NUL)
+_TAIL = "\0links"  # the entry after the nodes (no node id starts with NUL)
 _PROJECTION_ARRAYS = (("src", np.int64), ("dst", np.int64), ("weight", np.float64), ("ahead", np.int8), ("back", np.int8))  # its arrays, in order
 
 
