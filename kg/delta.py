@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -43,7 +42,7 @@ from kg.dictionary import Dictionary, dictionary_digest
 from kg.graph import ARTICLE_PREFIX, broader_links, default_attrs, entity_attrs, entity_edges, mention_edges, note_attrs, note_edges, note_nodes, reaches, topic_id
 from kg.model import ARTICLE, ENTITY_KINDS, TOPIC, Extraction, Note, Problem, WikiLink
 from kg.parallel import WarmWorker
-from kg.read import FileState, LinkIndex, file_stamp, read_note, settle_problems, settled_kind, walk
+from kg.read import FileState, LinkIndex, file_stamp, note_files, read_note, settle_problems, settled_kind
 from kg.resolve import Resolution, Summary, resolve
 from kg.state import BuildState, ChangeGraph, Known, Record, StateUnreadable, add_record
 from kg.vocab import DEFAULT_BASE, mint_text
@@ -117,7 +116,7 @@ class Scan:
     """The vault's files now against the state: which notes changed, came or went."""
 
     files: dict[str, FileState]  # every file now (new stats; states of changed ones filled by reading)
-    paths: dict[str, Path]
+    paths: dict[str, str]  # every note file now: its path, by vault path
     walk_problems: tuple[Problem, ...]
     fresh: dict[str, Note]  # changed or new notes as read now (bodies and all, kind provisional)
     gone: set[str]  # notes of the state that are no longer notes (deleted, or unreadable now)
@@ -125,13 +124,11 @@ class Scan:
 
 
 def scan(vault: Path, known: Known, notes: NoteCache, *, read_at: int) -> Scan:
-    stats: dict[str, tuple[Path, os.stat_result]] = {}
-    _paths, walk_problems = walk(vault, stats=stats)
+    stats, walk_problems = note_files(vault)
     if tuple(walk_problems) != known.walk_problems:
         raise Fallback("the folders changed (links, permissions)")
     found = Scan(files={}, paths={}, walk_problems=tuple(walk_problems), fresh={}, gone=set())
-    for rel in sorted(stats):
-        path, stat_result = stats[rel]
+    for rel, (path, stat_result) in stats.items():  # in order
         found.paths[rel] = path
         old = known.files.get(rel)
         if old is not None and old.stat is not None:
@@ -140,7 +137,7 @@ def scan(vault: Path, known: Known, notes: NoteCache, *, read_at: int) -> Scan:
                 found.files[rel] = old
                 continue
         read: dict[str, FileState] = {}
-        note, _problems = read_note(vault, path, notes, read)
+        note, _problems = read_note(vault, Path(path), notes, read)
         state = read[rel]
         if old is not None and state.digest is not None and state.digest == old.digest:
             found.files[rel] = replace(old, stat=state.stat)  # the same bytes: the same note and problems

@@ -31,20 +31,27 @@ MAX_NOTE_BYTES = 64 * 1024 * 1024
 _VAULT_HINT = "give the folder that holds your notes (.md, .markdown or .txt files)"
 
 
-def walk(root: Path, *, stats: dict[str, tuple[Path, os.stat_result]] | None = None) -> tuple[list[Path], list[Problem]]:
+def walk(root: Path) -> tuple[list[Path], list[Problem]]:
     """Every note file under `root`, sorted by vault-relative path, and what could not be walked.
 
     Hidden and tool folders are skipped. Symbolic links to folders are never followed (no loops, no
     note read twice, nothing outside the vault); a linked file is read only when it is a regular
-    file inside the vault. With `stats`, each note file's (path, stat) goes there by its
-    vault-relative path (one stat a file, as the walk makes it).
+    file inside the vault.
     """
+    found, problems = note_files(root)
+    return [Path(path) for path, _stat in found.values()], problems
+
+
+def note_files(root: Path) -> tuple[dict[str, tuple[str, os.stat_result]], list[Problem]]:
+    """What `walk` finds, as each note file's (path, stat) by its vault-relative path, in order
+    (one stat a file, as the walk makes it; no Path made: 10,000 of them took 0.03 s, and a
+    rebuild's scan reads only the files that changed)."""
     if not root.exists():
         raise _vault_error(f"{root}: no such folder")
     if not root.is_dir():
         raise _vault_error(f"{root}: is a file, not a vault folder")
     real_root = root.resolve()
-    found: list[tuple[str, Path]] = []
+    found: list[tuple[str, str, os.stat_result]] = []
     problems: list[Problem] = []
     folders = [root]  # depth first, each folder's subfolders in sorted order
     while folders:
@@ -72,17 +79,14 @@ def walk(root: Path, *, stats: dict[str, tuple[Path, os.stat_result]] | None = N
             name = entry.name
             if name.startswith(".") or not name.lower().endswith(NOTE_SUFFIXES) or _is_dir(entry):
                 continue
-            path = Path(entry.path)
-            problem, stat_result = _note_file(root, real_root, path, entry)
+            problem, stat_result = _note_file(root, real_root, entry)
             if problem is not None:
                 problems.append(problem)
                 continue
-            rel = prefix + name if plain and not _NAME_REPAIRED.search(name) else _rel(root, path)
-            found.append((rel, path))
-            if stats is not None:
-                stats[rel] = (path, stat_result)
+            rel = prefix + name if plain and not _NAME_REPAIRED.search(name) else _rel(root, Path(entry.path))
+            found.append((rel, entry.path, stat_result))
     found.sort(key=lambda item: item[0])
-    return [path for _rel_path, path in found], problems
+    return {rel: (path, stat_result) for rel, path, stat_result in found}, problems
 
 
 def _is_dir(entry: os.DirEntry) -> bool:
@@ -108,9 +112,11 @@ def _linked_folder(root: Path, real_root: Path, path: Path) -> Problem:
     return Problem(rel, "is a symbolic link to a folder outside the vault", "not followed")
 
 
-def _note_file(root: Path, real_root: Path, path: Path, entry: os.DirEntry) -> tuple[Problem | None, os.stat_result | None]:
-    """(why `path`, named like a note, is not read, or None when it is a readable regular file; its stat)."""
+def _note_file(root: Path, real_root: Path, entry: os.DirEntry) -> tuple[Problem | None, os.stat_result | None]:
+    """(why the file of `entry`, named like a note, is not read, or None when it is a readable regular file; its stat)."""
+    path = entry.path
     if entry.is_symlink():
+        path = Path(path)
         target = _resolve(path)
         if target is None:
             return Problem(_rel(root, path), "is a symbolic link that loops or leads nowhere", "skipped"), None
@@ -119,9 +125,9 @@ def _note_file(root: Path, real_root: Path, path: Path, entry: os.DirEntry) -> t
     try:
         stat_result = entry.stat()
     except OSError as exc:
-        return Problem(_rel(root, path), f"cannot be read ({exc.strerror or exc})", "skipped", "error"), None
+        return Problem(_rel(root, Path(path)), f"cannot be read ({exc.strerror or exc})", "skipped", "error"), None
     if not stat.S_ISREG(stat_result.st_mode):
-        return Problem(_rel(root, path), "is not a regular file (a pipe, socket or device)", "skipped"), None
+        return Problem(_rel(root, Path(path)), "is not a regular file (a pipe, socket or device)", "skipped"), None
     return None, stat_result
 
 
