@@ -143,6 +143,12 @@ class Fragments:
         finally:
             self._drop()
 
+    def release(self) -> None:
+        """Close without storing or forgetting anything: for a store only looked into. (`close`
+        forgets every piece this process did not ask for, in a transaction synced to disk: 0.08 s
+        at 10,000 notes, where the page's layout was only looked up before it is sent to be made.)"""
+        self._drop()
+
     def _drop(self) -> None:
         close_quietly(self.db)
         self.db = None

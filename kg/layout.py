@@ -279,8 +279,10 @@ def placing(simple: Projection, fragments: Path | None, *, fork: bool = False, a
 
     store = Fragments(fragments, "layout").open()
     try:
-        key = _layout_key(store, simple) if store.db is not None else None
-        text = store.get(key) if key is not None else None
+        key = _AHEAD[0][2] if _sent_ahead(simple) else None  # made by lay_out_ahead, before this process was forked
+        if key is None and store.db is not None:
+            key = _layout_key(store, simple)
+        text = store.get(key) if key is not None and store.db is not None else None
         if text is None and ((fork and can_fork()) or _sent_ahead(simple)):  # sent ahead: no fork needed
             with _laying_out(simple) as laid:
                 grouped = communities(simple)
@@ -331,7 +333,7 @@ def _placed_json(simple: Projection, *, apart: bool = False) -> str:
 _LAYING: list = []
 # This process's end of the pipe to the worker `stand_by` started, until a layout is sent to it.
 _STANDBY: list = []
-# (projection, end of the pipe) of a layout lay_out_ahead sent to that worker.
+# (projection, end of the pipe, its key in the layout's store or None) of a layout lay_out_ahead sent to that worker.
 _AHEAD: list = []
 
 
@@ -424,14 +426,15 @@ def lay_out_ahead(simple: Projection, fragments: Path | None) -> bool:
         return False
     store = Fragments(fragments, "layout").open()
     try:
-        if store.db is not None and store.get(_layout_key(store, simple)) is not None:
+        key = _layout_key(store, simple) if store.db is not None else None
+        if key is not None and store.get(key) is not None:
             return False
     finally:
-        store.close()
+        store.release()  # only looked into: the page's writer keeps the new layout, and forgets the others
     standby = _STANDBY.pop()
     if not _sent(standby, simple):
         return False
-    _AHEAD[:] = [(simple, standby)]
+    _AHEAD[:] = [(simple, standby, key)]
     return True
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -465,6 +467,10 @@ def standing_by(vault: str, tmp: str) -> None:
     kg.layout._sent = lambda end, simple: sent.append(os.getpid()) or sending(end, simple)  # a child's append stays in the child
     ahead, laying_ahead = [], kg.layout.lay_out_ahead
 
+    def stored(fragments: Path) -> set[bytes]:
+        with contextlib.closing(sqlite3.connect(fragments / "fragments-layout.sqlite")) as db:
+            return {digest for (digest,) in db.execute("SELECT digest FROM fragment")}
+
     def lay_out_ahead(simple, fragments):  # noqa: ANN001, ANN202
         from kg.fragments import Fragments
 
@@ -472,8 +478,11 @@ def standing_by(vault: str, tmp: str) -> None:
         try:  # a layout kept for this very projection is not laid out again, nor sent
             kept = store.get(kg.layout._layout_key(store, simple)) is not None
         finally:
-            store.close()
+            store.release()
+        before = stored(fragments)
         ahead.append((laying_ahead(simple, fragments), kept))
+        # Only looked into: the page's writer, later, keeps the new layout and forgets the others.
+        assert stored(fragments) == before != set(), "the layout's store was changed before the page's writer ran"
         return ahead[-1][0]
 
     import kg.export.html
