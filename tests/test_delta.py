@@ -280,6 +280,30 @@ def test_a_damaged_note_row_in_the_state_means_a_whole_build(vault, tmp_path):
     assert delta(vault, out).changed == 1
 
 
+def test_a_damaged_page_model_links_mean_a_whole_build(vault, tmp_path):
+    """The page model's Links and projection (after the nodes' entries) are checked by their CRC
+    when read: a bit flipped there means no model, and the next rebuild is whole and right."""
+    from kg.export.html import PageModel
+
+    out = tmp_path / "out"
+    build_vault(vault, out, jobs=1, reuse_outputs=True)
+    model = PageModel(out / CACHE_FOLDER).load()
+    assert model is not None and len(model.links.target) > 0
+    path = out / CACHE_FOLDER / "page.pickle"
+    data = bytearray(path.read_bytes())
+    tail_at = max(end for _start, end in model.pages.spans.values())
+    index_at = len(data) - 8 - int.from_bytes(data[-8:], "little")
+    data[(tail_at + index_at) // 2] ^= 0x01  # inside the Links' arrays, the file's size kept
+    stat = path.stat()
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert PageModel(out / CACHE_FOLDER).load() is None
+    write_prose(articles(vault)[0], "又提到了 OpenAI 的 Sora。")
+    result = build_vault(vault, out, jobs=1, reuse_outputs=True)
+    assert result.changed is None and "model" in result.fallback, result.fallback
+    assert read_outputs(out) == whole(vault, tmp_path / "whole")
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_the_page_model_is_read_a_node_at_a_time_and_a_damaged_entry_means_a_whole_build(vault, tmp_path, jobs, monkeypatch):
     """Until the outputs are written, a delta's build process reads only the page-model entries its

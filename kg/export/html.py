@@ -730,7 +730,7 @@ class PageModel:
     """The page's nodes as the last build wrote them (in sorted order), kept in the cache folder
     (`page.pickle`: a line with kg's code fingerprint, a pickle per node of its NodeLook, one of
     the nodes' Links and projection, then an index: each node's offset and the CRC of its entry,
-    and the index's length in 8 bytes), written as the page is. Disposable: anything wrong with it
+    the CRC of the Links and projection, and the index's length in 8 bytes), written as the page is. Disposable: anything wrong with it
     means the page is made from the graph."""
 
     def __init__(self, folder: Path) -> None:
@@ -801,8 +801,9 @@ class PageModel:
                     copy_run()
                     starts.append(handle.tell())
                     projected = tuple(getattr(simple, name).tobytes() for name, _type in _PROJECTION_ARRAYS) if simple is not None else None
-                    handle.write(pickle.dumps((_TAIL, links().arrays(), projected), protocol=pickle.HIGHEST_PROTOCOL))
-                    index = marshal.dumps((nodes, starts.tobytes(), checks.tobytes()))
+                    tail = pickle.dumps((_TAIL, links().arrays(), projected), protocol=pickle.HIGHEST_PROTOCOL)
+                    handle.write(tail)
+                    index = marshal.dumps((nodes, starts.tobytes(), checks.tobytes(), zlib.crc32(tail)))
                     handle.write(index + len(index).to_bytes(8, "little"))
                     handle.close()
                     os.replace(temporary, self.path)
@@ -849,14 +850,17 @@ class PageModel:
                 data = handle.read()
             length = int.from_bytes(data[-8:], "little")
             index_at = len(data) - 8 - length
-            nodes, raw_starts, raw_checks = marshal.loads(data[index_at:-8])
+            nodes, raw_starts, raw_checks, tail_check = marshal.loads(data[index_at:-8])
             starts, checks = array("q"), array("q")
             starts.frombytes(raw_starts)
             checks.frombytes(raw_checks)
             if len(starts) != len(nodes) + 1 or len(checks) != len(nodes) or not len(self.key) < starts[0] <= starts[-1] <= index_at or nodes != sorted(nodes):
                 return None
             spans = {node: (starts[i], starts[i + 1]) for i, node in enumerate(nodes)}
-            name, arrays, projected = pickle.loads(data[starts[-1] : index_at])
+            tail = memoryview(data)[starts[-1] : index_at]
+            if zlib.crc32(tail) != tail_check:
+                return None
+            name, arrays, projected = pickle.loads(tail)
             links = Links.from_arrays(arrays)
             if name != _TAIL or len(links.drawn_at) != len(nodes) + 1:
                 return None
