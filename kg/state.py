@@ -268,7 +268,7 @@ def _note_dumps(note: Note) -> bytes:
     return buffer.getvalue()
 
 
-class _Links(dict):
+class _WikiLinks(dict):
     """WikiLinks by their fields, each made the first time it is asked for."""
 
     def __missing__(self, fields: tuple) -> WikiLink:
@@ -278,7 +278,7 @@ class _Links(dict):
 
 def _note_loads(rows: Iterable[tuple[str, bytes]]) -> dict[str, Note]:
     """The notes of the (path, _note_dumps bytes) `rows`, equal links shared."""
-    links = _Links()
+    links = _WikiLinks()
     notes: dict[str, Note] = {}
     for rel, raw in rows:
         unpickler = pickle.Unpickler(io.BytesIO(raw))

@@ -328,16 +328,19 @@ class Links:
         low, high = self.drawn_at[i], self.drawn_at[i + 1]
         return {(nodes[t], RELATIONS[r]) for t, r in zip(self.target[low:high].tolist(), self.relation[low:high].tolist())}
 
+    def sources(self) -> np.ndarray:
+        """Each drawn edge's source, by number (the rows of node i are drawn_at[i]:drawn_at[i + 1])."""
+        return np.repeat(np.arange(len(self.drawn_at) - 1), np.diff(self.drawn_at))
+
     def edges(self, nodes: list[str]) -> Iterator[tuple[str, str, str]]:
         """Every drawn edge as (source, target, relation)."""
-        source = np.repeat(np.arange(len(nodes)), np.diff(self.drawn_at))
-        for u, v, r in zip(source.tolist(), self.target.tolist(), self.relation.tolist()):
+        for u, v, r in zip(self.sources().tolist(), self.target.tolist(), self.relation.tolist()):
             yield nodes[u], nodes[v], RELATIONS[r]
 
     def rows(self) -> Iterator[list[list]]:
         """The drawn edges as the page's kg.data.edges holds them, [source, target, relation,
         (count)], a few thousand at a time."""
-        source = np.repeat(np.arange(len(self.drawn_at) - 1), np.diff(self.drawn_at))
+        source = self.sources()
         for low in range(0, len(source), JSON_ITEMS_PER_CHUNK):
             high = low + JSON_ITEMS_PER_CHUNK
             yield [
